@@ -1,0 +1,56 @@
+# One command to run, one to test. Needs only Python >= 3.11 and make.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+export PORT
+TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
+
+.PHONY: help install run serve migrate seed test test-postgres lint format typecheck bench clean
+
+help:
+	@echo "make run            install, migrate, seed and serve on :$(PORT) (SQLite by default)"
+	@echo "make test           lint, type-check and run the whole suite (SQLite by default)"
+	@echo "make test-postgres  the suite against the local PostgreSQL"
+	@echo "make bench          run the benchmarks and print a table"
+
+$(BIN)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(BIN)/.installed
+
+migrate: install
+	$(BIN)/vertebro migrate
+
+seed: migrate
+	$(BIN)/vertebro seed
+
+run: seed
+	$(BIN)/vertebro serve --port $(PORT)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: install
+	$(BIN)/mypy app tests bench
+
+test: lint typecheck
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-postgres:
+	TEST_DATABASE_URL=$(TEST_POSTGRES_URL) $(MAKE) test
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

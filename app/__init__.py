@@ -1,0 +1,1 @@
+"""Vertebroplasty outcomes registry."""

@@ -1,0 +1,51 @@
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app.cases import service
+from app.cases.schemas import CaseRead, CaseSummary
+from app.common.http import Cursor, Limit
+from app.common.pagination import Page
+from app.db import SessionDep
+from app.errors import problem_responses
+from app.models.enums import ProcedureKind
+
+router = APIRouter(prefix="/cases", tags=["cases"])
+
+
+@router.get("", response_model=Page[CaseSummary], summary="List cases with a summary of each")
+async def list_cases(
+    session: SessionDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    histology: Annotated[str | None, Query(max_length=120)] = None,
+    level: Annotated[
+        str | None, Query(max_length=3, description="A treated level, e.g. L3")
+    ] = None,
+    kind: ProcedureKind | None = None,
+    performed_from: datetime | None = None,
+    performed_to: datetime | None = None,
+) -> Page[CaseSummary]:
+    items, next_cursor = await service.list_cases(
+        session,
+        histology=histology,
+        level=level,
+        kind=kind,
+        performed_from=performed_from,
+        performed_to=performed_to,
+        cursor=cursor,
+        limit=limit,
+    )
+    return Page(items=items, next_cursor=next_cursor)
+
+
+@router.get(
+    "/{patient_id}",
+    response_model=CaseRead,
+    summary="A patient's whole case: procedures, levels, complications, episodes, timeline",
+    responses=problem_responses(404),
+)
+async def read_case(patient_id: uuid.UUID, session: SessionDep) -> CaseRead:
+    return await service.get_case(session, patient_id)

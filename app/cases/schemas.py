@@ -1,0 +1,58 @@
+import uuid
+from datetime import date, datetime
+
+from pydantic import BaseModel, Field
+
+from app.complications.schemas import ComplicationRead
+from app.follow_up.schemas import FollowUpRead
+from app.patients.schemas import PatientRead
+from app.procedures.schemas import ProcedureRead
+
+
+class TrajectoryPointRead(BaseModel):
+    day: int = Field(description="Days after t0 (the episode's last session).")
+    window_days: int = Field(description="The score is the one nearest the day within +/- this.")
+    score: float | None
+    occurred_at: datetime | None
+    change: float | None = Field(description="score - baseline")
+    improved: bool | None = Field(description=">= 2 points or >= 30 % below baseline")
+
+
+class EpisodeRead(BaseModel):
+    key: uuid.UUID = Field(description="The series id, or the procedure id of a single session.")
+    procedure_ids: list[uuid.UUID]
+    kind: str
+    levels: list[str]
+    first_at: datetime
+    t0: datetime
+    ended_at: datetime | None = Field(description="A later procedure on one of the same levels.")
+    ended_by: uuid.UUID | None
+    baseline: float | None = Field(description="Latest back-pain score in the 30 days before.")
+    baseline_at: datetime | None
+    baseline_missing: bool
+    trajectory: list[TrajectoryPointRead]
+
+
+class CaseProcedureRead(ProcedureRead):
+    complications: list[ComplicationRead]
+    episode: EpisodeRead
+
+
+class CaseRead(BaseModel):
+    patient: PatientRead
+    procedures: list[CaseProcedureRead] = Field(description="In the order performed.")
+    episodes: list[EpisodeRead]
+    timeline: list[FollowUpRead] = Field(description="Every follow-up event, in time order.")
+
+
+class CaseSummary(BaseModel):
+    patient_id: uuid.UUID
+    sex: str
+    birth_date: date | None
+    histology: str | None
+    death_date: date | None
+    procedures: int
+    levels: list[str] = Field(description="Distinct vertebrae treated, craniocaudal.")
+    level_treatments: int
+    first_procedure_at: datetime | None
+    last_procedure_at: datetime | None

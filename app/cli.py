@@ -1,0 +1,62 @@
+"""Command line: `vertebro serve | migrate | seed`."""
+
+import asyncio
+import os
+from pathlib import Path
+
+import typer
+from alembic import command
+from alembic.config import Config
+from rich.console import Console
+
+app = typer.Typer(help="Vertebroplasty outcomes registry.", no_args_is_help=True)
+console = Console(stderr=True)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def alembic_config(url: str | None = None) -> Config:
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    if url:
+        config.attributes["url"] = url
+    return config
+
+
+@app.command()
+def migrate(revision: str = typer.Argument("head", help="Target revision.")) -> None:
+    """Upgrade the database schema (DATABASE_URL) to a revision."""
+    command.upgrade(alembic_config(), revision)
+    console.print(f"[green]database at {revision}[/green]")
+
+
+@app.command()
+def seed() -> None:
+    """Load the paper's three cases (idempotent)."""
+    from app.db import get_engine, get_sessionmaker
+    from app.seeding import load_all
+
+    async def run() -> dict[str, bool]:
+        try:
+            return await load_all(get_sessionmaker())
+        finally:
+            await get_engine().dispose()
+
+    for key, created in asyncio.run(run()).items():
+        console.print(f"{key}: {'loaded' if created else 'already there'}")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", envvar="HOST"),
+    port: int = typer.Option(8000, envvar="PORT"),
+    workers: int = typer.Option(1, envvar="WEB_CONCURRENCY"),
+) -> None:
+    """Serve the API with uvicorn."""
+    import uvicorn
+
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    uvicorn.run("app.main:app", host=host, port=port, workers=workers, proxy_headers=True)
+
+
+def main() -> None:
+    app()

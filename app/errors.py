@@ -1,0 +1,164 @@
+"""Domain errors and the one place that turns every error into RFC 9457 problem+json.
+
+Services raise `DomainError` subclasses and never import FastAPI; only this module knows
+about HTTP status codes.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_PREFIX = "urn:vertebro:problem:"
+
+
+@dataclass(frozen=True)
+class FieldIssue:
+    field: str
+    message: str
+
+
+@dataclass
+class DomainError(Exception):
+    detail: str
+    code: str = "domain-error"
+    status: int = 400
+    errors: Sequence[FieldIssue] = field(default_factory=tuple)
+
+    def __str__(self) -> str:
+        return self.detail
+
+
+class NotFound(DomainError):
+    def __init__(self, resource: str, ident: object) -> None:
+        super().__init__(f"{resource} {ident} does not exist.", "not-found", 404)
+
+
+class Conflict(DomainError):
+    def __init__(self, detail: str, code: str = "conflict") -> None:
+        super().__init__(detail, code, 409)
+
+
+class RuleViolation(DomainError):
+    """A write that breaks a clinical or referential rule; `field` names the offending input."""
+
+    def __init__(self, field_name: str, message: str, code: str = "rule-violation") -> None:
+        super().__init__(message, code, 422, (FieldIssue(field_name, message),))
+
+
+class ProblemField(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every error of this API is returned."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[ProblemField] | None = None
+
+
+def problem_response(
+    request: Request,
+    status: int,
+    code: str,
+    detail: str,
+    errors: Sequence[FieldIssue] = (),
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    body = Problem(
+        type=TYPE_PREFIX + code,
+        title=HTTPStatus(status).phrase,
+        status=status,
+        detail=detail,
+        instance=request.url.path,
+        errors=[ProblemField(field=e.field, message=e.message) for e in errors] or None,
+    )
+    return JSONResponse(
+        body.model_dump(exclude_none=True),
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers=dict(headers) if headers else None,
+    )
+
+
+def _location(loc: Sequence[Any]) -> str:
+    """`body.levels.0.level` -> `levels.0.level`; query and path parameters keep their prefix."""
+    parts = [str(p) for p in loc]
+    if parts and parts[0] == "body":
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+def _validation_issues(errors: Sequence[Any]) -> list[FieldIssue]:
+    return [FieldIssue(_location(e.get("loc", ())), str(e.get("msg", "invalid"))) for e in errors]
+
+
+def _validation_problem(request: Request, issues: list[FieldIssue]) -> JSONResponse:
+    fields = ", ".join(sorted({i.field for i in issues}))
+    return problem_response(request, 422, "validation-error", f"Invalid input: {fields}.", issues)
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if any(err.get("type") == "json_invalid" for err in errors):
+        detail = "The request body is not valid JSON."
+        return problem_response(request, 400, "malformed-json", detail, _validation_issues(errors))
+    return _validation_problem(request, _validation_issues(errors))
+
+
+async def _on_model_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """A merged update re-validated in a service (the body alone was valid)."""
+    assert isinstance(exc, ValidationError)
+    return _validation_problem(request, _validation_issues(exc.errors()))
+
+
+async def _on_domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    return problem_response(request, exc.status, exc.code, exc.detail, exc.errors)
+
+
+async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "-")
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    return problem_response(request, exc.status_code, code, detail, headers=exc.headers)
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # never leak a stack trace; the log carries it, without request data
+    return problem_response(
+        request, 500, "internal-error", "An unexpected error occurred; it has been logged."
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(ValidationError, _on_model_validation_error)
+    app.add_exception_handler(DomainError, _on_domain_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(Exception, _on_unexpected)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries for the problem statuses a route can return."""
+    return {
+        status: {
+            "model": Problem,
+            "description": HTTPStatus(status).phrase,
+            "content": {PROBLEM_JSON: {}},
+        }
+        for status in statuses
+    }

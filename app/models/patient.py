@@ -1,0 +1,39 @@
+import uuid
+from datetime import date
+
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.models.base import Base, IdMixin, TimestampMixin, VersionedMixin
+
+
+class Patient(IdMixin, TimestampMixin, VersionedMixin, Base):
+    __tablename__ = "patients"
+
+    birth_date: Mapped[date | None]
+    sex: Mapped[str] = mapped_column(String(16), default="unknown")
+    histology: Mapped[str | None] = mapped_column(String(120), index=True)
+    primary_site: Mapped[str | None] = mapped_column(String(120))
+    diagnosis_date: Mapped[date | None]
+    relapsed_refractory: Mapped[bool | None]
+    death_date: Mapped[date | None]
+    notes: Mapped[str | None] = mapped_column(Text)
+
+    identifiers: Mapped[list["PatientIdentifier"]] = relationship(
+        back_populates="patient", lazy="raise", cascade="all, delete-orphan"
+    )
+
+
+class PatientIdentifier(IdMixin, Base):
+    """An identifier another system gives the patient (system + value), e.g. a hospital MRN."""
+
+    __tablename__ = "patient_identifiers"
+    __table_args__ = (UniqueConstraint("system", "value"),)
+
+    patient_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    system: Mapped[str] = mapped_column(String(200))
+    value: Mapped[str] = mapped_column(String(200))
+
+    patient: Mapped[Patient] = relationship(back_populates="identifiers", lazy="raise")
