@@ -23,7 +23,7 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 @app.command()
-def migrate(revision: str = typer.Argument("head", help="Target revision.")) -> None:
+def migrate(revision: str = typer.Argument("heads", help="Target revision.")) -> None:
     """Upgrade the database schema (DATABASE_URL) to a revision."""
     command.upgrade(alembic_config(), revision)
     console.print(f"[green]database at {revision}[/green]")

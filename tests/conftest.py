@@ -27,7 +27,7 @@ from app.models import Base  # noqa: E402
 def database() -> Iterator[str]:
     get_settings.cache_clear()
     asyncio.run(create_database(DATABASE_URL))
-    command.upgrade(alembic_config(DATABASE_URL), "head")
+    command.upgrade(alembic_config(DATABASE_URL), "heads")
     yield DATABASE_URL
     asyncio.run(drop_database(DATABASE_URL))
 

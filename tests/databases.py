@@ -42,8 +42,7 @@ async def create_database(url: str) -> None:
 async def drop_database(url: str) -> None:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{parsed.database}{suffix}").unlink(missing_ok=True)
+        _remove_sqlite_files(str(parsed.database))
         return
     admin = create_async_engine(
         make_url(server_url() or url).render_as_string(hide_password=False),
@@ -52,3 +51,8 @@ async def drop_database(url: str) -> None:
     async with admin.connect() as conn:
         await conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
     await admin.dispose()
+
+
+def _remove_sqlite_files(database: str) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
