@@ -31,6 +31,20 @@ class LevelIn(InputModel):
     cement_volume_ml: float | None = Field(None, ge=0, le=50, description="PMMA volume, mL.")
     leakage: Leakage | None = Field(None, description="Cement leakage site; `none` if none seen.")
 
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "level": "L3",
+                    "approach": "transpedicular",
+                    "needle_gauge": 13,
+                    "cement_volume_ml": 3.5,
+                    "leakage": "none",
+                }
+            ]
+        }
+    }
+
 
 class LevelUpdate(InputModel):
     approach: Approach | None = None
