@@ -1,0 +1,27 @@
+# Slim, non-root image: runs migrations, then the API.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    ENVIRONMENT=production \
+    PORT=8000
+
+RUN useradd --create-home --uid 10001 registry
+WORKDIR /srv/registry
+
+COPY pyproject.toml README.md ./
+COPY app ./app
+RUN pip install --no-compile -e . && chown -R registry /srv/registry
+COPY alembic.ini ./
+COPY migrations ./migrations
+COPY seed ./seed
+COPY docker/entrypoint.sh /usr/local/bin/entrypoint.sh
+
+USER registry
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s --retries=5 \
+  CMD python -c "import os, urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/health', timeout=2)"
+ENTRYPOINT ["/usr/local/bin/entrypoint.sh"]
+CMD ["api"]
