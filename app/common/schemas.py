@@ -11,7 +11,7 @@ from app.config import get_settings
 class InputModel(BaseModel):
     """Request bodies: unknown fields are refused, text is trimmed."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
 
 
 class ReadModel(BaseModel):

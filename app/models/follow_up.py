@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text
+from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, IdMixin, TimestampMixin, VersionedMixin
@@ -45,8 +45,9 @@ class FollowUpEvent(IdMixin, TimestampMixin, VersionedMixin, Base):
     medication_status: Mapped[str | None] = mapped_column(String(16))
     is_opioid: Mapped[bool | None]
     weight_kg: Mapped[float | None] = mapped_column(Numeric(6, 2, asdecimal=False))
-    ome_mg_day: Mapped[float | None] = mapped_column(Numeric(10, 3, asdecimal=False))
-    ome_mg_kg_day: Mapped[float | None] = mapped_column(Numeric(10, 4, asdecimal=False))
+    # derived, unbounded by the inputs' own limits: double precision, never an overflow
+    ome_mg_day: Mapped[float | None] = mapped_column(Float)
+    ome_mg_kg_day: Mapped[float | None] = mapped_column(Float)
     ome_factors_version: Mapped[str | None] = mapped_column(String(40))
 
     # imaging / progression / treatment

@@ -202,10 +202,8 @@ def upgrade() -> None:
         sa.Column("medication_status", sa.String(length=16), nullable=True),
         sa.Column("is_opioid", sa.Boolean(), nullable=True),
         sa.Column("weight_kg", sa.Numeric(precision=6, scale=2, asdecimal=False), nullable=True),
-        sa.Column("ome_mg_day", sa.Numeric(precision=10, scale=3, asdecimal=False), nullable=True),
-        sa.Column(
-            "ome_mg_kg_day", sa.Numeric(precision=10, scale=4, asdecimal=False), nullable=True
-        ),
+        sa.Column("ome_mg_day", sa.Float(), nullable=True),
+        sa.Column("ome_mg_kg_day", sa.Float(), nullable=True),
         sa.Column("ome_factors_version", sa.String(length=40), nullable=True),
         sa.Column("modality", sa.String(length=16), nullable=True),
         sa.Column("treatment_type", sa.String(length=24), nullable=True),
