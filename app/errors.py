@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -31,6 +32,7 @@ class DomainError(Exception):
     code: str = "domain-error"
     status: int = 400
     errors: Sequence[FieldIssue] = field(default_factory=tuple)
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     def __str__(self) -> str:
         return self.detail
@@ -51,6 +53,50 @@ class RuleViolation(DomainError):
 
     def __init__(self, field_name: str, message: str, code: str = "rule-violation") -> None:
         super().__init__(message, code, 422, (FieldIssue(field_name, message),))
+
+
+class Unauthorized(DomainError):
+    """No credential, or one that is unknown, malformed, expired or revoked (401)."""
+
+    def __init__(self, detail: str, code: str = "unauthenticated", error: str = "") -> None:
+        challenge = 'Bearer realm="vertebro"'
+        if error:
+            challenge += f', error="{error}"'
+        super().__init__(detail, code, 401, headers={"WWW-Authenticate": challenge})
+
+
+class Forbidden(DomainError):
+    """A valid credential without the scope the operation needs (403)."""
+
+    def __init__(self, detail: str, scopes: Sequence[str] = (), code: str = "forbidden") -> None:
+        challenge = 'Bearer realm="vertebro", error="insufficient_scope"'
+        if scopes:
+            challenge += f', scope="{" ".join(scopes)}"'
+        super().__init__(detail, code, 403, headers={"WWW-Authenticate": challenge})
+
+
+class PreconditionFailed(DomainError):
+    """If-Match names a version that is no longer current (412)."""
+
+    def __init__(self, detail: str, code: str = "version-mismatch") -> None:
+        super().__init__(detail, code, 412)
+
+
+class PreconditionRequired(DomainError):
+    """An update without If-Match (428)."""
+
+    def __init__(self, detail: str, code: str = "if-match-required") -> None:
+        super().__init__(detail, code, 428)
+
+
+class TooManyRequests(DomainError):
+    def __init__(self, retry_after_s: int, code: str = "rate-limited") -> None:
+        super().__init__(
+            f"Too many requests; retry after {retry_after_s} s.",
+            code,
+            429,
+            headers={"Retry-After": str(retry_after_s)},
+        )
 
 
 class ProblemField(BaseModel):
@@ -127,7 +173,9 @@ async def _on_model_validation_error(request: Request, exc: Exception) -> JSONRe
 
 async def _on_domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
-    return problem_response(request, exc.status, exc.code, exc.detail, exc.errors)
+    return problem_response(
+        request, exc.status, exc.code, exc.detail, exc.errors, headers=exc.headers or None
+    )
 
 
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -144,7 +192,31 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _on_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The database (or another backing service) cannot be reached, or a statement timed out."""
+    return problem_response(
+        request,
+        503,
+        "unavailable",
+        "The registry cannot reach its database right now; retry later.",
+        headers={"Retry-After": "5"},
+    )
+
+
+async def _on_integrity_error(request: Request, exc: Exception) -> JSONResponse:
+    """A constraint caught what the services did not (typically a concurrent writer)."""
+    return problem_response(request, 409, "conflict", "This write conflicts with stored data.")
+
+
+async def _on_data_error(request: Request, exc: Exception) -> JSONResponse:
+    return problem_response(request, 422, "invalid-value", "A value is out of range for storage.")
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    for unavailable in (OSError, TimeoutError, OperationalError, InterfaceError):
+        app.add_exception_handler(unavailable, _on_unavailable)
+    app.add_exception_handler(IntegrityError, _on_integrity_error)
+    app.add_exception_handler(DataError, _on_data_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(ValidationError, _on_model_validation_error)
     app.add_exception_handler(DomainError, _on_domain_error)
