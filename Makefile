@@ -6,7 +6,7 @@ PORT ?= 8000
 export PORT
 TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 
-.PHONY: help install run serve migrate seed test test-postgres lint format typecheck bench clean
+.PHONY: help install run serve migrate seed test test-postgres lint format typecheck bench bench-sweep bench-ingest bench-stats clean
 
 help:
 	@echo "make run            install, migrate, seed and serve on :$(PORT) (SQLite by default)"
@@ -30,6 +30,7 @@ seed: migrate
 	$(BIN)/vertebro seed
 
 run: seed
+	$(BIN)/vertebro keys dev-admin
 	$(BIN)/vertebro serve --port $(PORT)
 
 lint: install
@@ -51,6 +52,19 @@ test-postgres:
 
 bench: install
 	$(BIN)/python -m bench
+
+# the imaging-trigger sweep on PostgreSQL (BENCH_SWEEP_SIZES=10000,100000,1000000 by default)
+bench-sweep: install
+	$(BIN)/python -m bench sweep
+
+# event ingestion on PostgreSQL beside a bare one-INSERT endpoint (see bench/ingest.py)
+bench-ingest: install
+	$(BIN)/python -m bench ingest
+
+# outcome statistics on PostgreSQL at 1k, 10k and 100k patients (see bench/stats.py);
+# BENCH_STATS_SIZES=1000,10000 for a quicker run
+bench-stats: install
+	$(BIN)/python -m bench stats
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,4 +1,4 @@
-"""Command line: `vertebro serve | migrate | seed`."""
+"""Command line: `vertebro serve | migrate | seed | keys | triggers sweep | worker`."""
 
 import asyncio
 import os
@@ -9,7 +9,13 @@ from alembic import command
 from alembic.config import Config
 from rich.console import Console
 
+from app.auth.cli import keys_app
+from app.triggers.cli import triggers_app, worker_command
+
 app = typer.Typer(help="Vertebroplasty outcomes registry.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(triggers_app, name="triggers")
+app.command("worker")(worker_command)
 console = Console(stderr=True)
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,10 +1,13 @@
 """The one place for settings: read from the environment (and an optional `.env`)."""
 
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# The development default of SECRET_KEY; production refuses to start with it.
+DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me"
 
 
 class Settings(BaseSettings):
@@ -30,6 +33,108 @@ class Settings(BaseSettings):
     improvement_points: float = 2.0
     improvement_fraction: float = 0.30
     future_tolerance_s: int = 300
+
+    # --- Access control, audit trail and hardening (issue 3; app/auth, app/audit) ---
+    # HMAC key for API key hashes. Environment only; production refuses the default or a
+    # short one. Changing it invalidates every API key.
+    secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
+    # Optional OAuth2 bearer JWTs from the hospital's identity provider: all of issuer and
+    # audience, plus a JWKS URL or an inline JWKS document (JSON), enable them.
+    oauth2_issuer: str | None = None
+    oauth2_audience: str | None = None
+    oauth2_jwks_url: str | None = None
+    oauth2_jwks: str | None = None
+    oauth2_algorithms: Annotated[list[str], NoDecode] = ["RS256", "ES256"]
+    oauth2_leeway_s: int = Field(30, ge=0)
+    # Browser dashboards on other origins (comma-separated), e.g. https://dash.example.org
+    cors_origins: Annotated[list[str], NoDecode] = []
+    # Request bodies above this are refused with 413.
+    max_request_body_bytes: int = Field(4 * 1024 * 1024, ge=1024)
+    # Per-credential token bucket (per process), and failed authentications per client address.
+    rate_limit_per_minute: int = Field(1200, ge=1)
+    rate_limit_burst: int = Field(200, ge=1)
+    auth_failures_per_minute: int = Field(30, ge=1)
+    auth_failures_burst: int = Field(30, ge=1)
+
+    @field_validator("cors_origins", "oauth2_algorithms", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def oauth2_enabled(self) -> bool:
+        return bool(
+            self.oauth2_issuer
+            and self.oauth2_audience
+            and (self.oauth2_jwks_url or self.oauth2_jwks)
+        )
+
+    def production_problems(self) -> list[str]:
+        """Why this configuration must not serve in production (empty when it may)."""
+        if self.environment != "production":
+            return []
+        problems = []
+        secret = self.secret_key.get_secret_value()
+        if secret == DEV_SECRET_KEY or len(secret) < 32:
+            problems.append("SECRET_KEY must be set to a random value of at least 32 characters")
+        if self.database_echo:
+            problems.append("DATABASE_ECHO would log parameter values (patient data)")
+        if "*" in self.cors_origins:
+            problems.append("CORS_ORIGINS must list origins, not *")
+        return problems
+
+    # --- Imaging triggers and notifications (issue 5; app/triggers, app/notifications) ---
+    # Rule A: the day-14 check (due at t0 + this many days) and the window a score must fall in
+    # for "no improvement" rather than "follow-up overdue"; it applies when baseline >= this.
+    trigger_check_day: int = Field(14, ge=1)
+    trigger_window_start_day: int = Field(7, ge=0)
+    trigger_min_baseline: float = 2.0
+    # Rule B: a score this many points above the lowest since the improvement is a worsening.
+    worsening_points: float = 2.0
+    # The time-based sweep inside the service (off: run `vertebro triggers sweep` from cron).
+    triggers_scheduler_enabled: bool = True
+    triggers_sweep_interval_s: float = Field(300.0, gt=0)
+    # The webhook delivery worker inside the service (off: run `vertebro worker`).
+    notifications_worker_enabled: bool = True
+    notifications_poll_interval_s: float = Field(2.0, gt=0)
+    webhook_batch_size: int = Field(20, ge=1)
+    webhook_timeout_s: float = Field(10.0, gt=0)
+    # A claimed message is someone else's to retry once its lease runs out (worker crash).
+    webhook_lease_s: float = Field(60.0, gt=0)
+    # Retries: exponential backoff base * 2^(attempt-1), capped, with +/- jitter fraction;
+    # the message is dead after this many attempts.
+    webhook_max_attempts: int = Field(8, ge=1)
+    webhook_backoff_base_s: float = Field(10.0, ge=0)
+    webhook_backoff_max_s: float = Field(3600.0, ge=0)
+    webhook_backoff_jitter: float = Field(0.25, ge=0, le=1)
+
+    # --- EHR event ingestion and idempotency (issue 4; app/ingestion) ---
+    # POST /api/v1/events: a batch with more events is refused whole with 413.
+    ingest_batch_max_events: int = Field(1000, ge=1)
+    # Idempotency-Key on other POSTs: the stored answer is replayed for this long; a duplicate
+    # arriving while the original is still running waits this long for its answer (else 409).
+    idempotency_key_ttl_hours: int = Field(24, ge=1)
+    idempotency_wait_s: float = Field(10.0, ge=0)
+    # The FHIR door: the event source recorded for conditional creates (If-None-Exist).
+    fhir_source: str = "urn:vertebro:fhir"
+
+    # --- Outcome statistics (issue 6; app/outcomes) ---
+    # Small-cell suppression for stats:read (stats:research sees exact figures): no count in
+    # 1..k-1 and no figure from fewer than k patients is published.
+    stats_suppression_k: int = Field(5, ge=2)
+    # The first read after writes recomputes the summary of the patients written; a full
+    # rebuild (after a migration or a change of the clinical settings) may take minutes.
+    stats_refresh_timeout_ms: int = Field(600_000, ge=1000)
+    # PostgreSQL work_mem for the aggregate queries (in-memory sorts for the quartiles), and
+    # how many of a request's aggregate statements run at once, each on its own connection.
+    stats_work_mem_mb: int = Field(64, ge=4, le=4096)
+    stats_parallel_queries: int = Field(4, ge=1, le=16)
+    # Computed responses are reused until a write changes the data (never stale after a
+    # write); figures that move with the clock alone (a follow-up window closing) may lag by
+    # up to this. 0: no cache.
+    stats_cache_ttl_s: float = Field(60.0, ge=0)
 
 
 @lru_cache

@@ -4,7 +4,7 @@ Services raise `DomainError` subclasses and never import FastAPI; only this modu
 about HTTP status codes.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -115,6 +116,36 @@ class Problem(BaseModel):
     errors: list[ProblemField] | None = None
 
 
+def problem(
+    status: int,
+    code: str,
+    detail: str,
+    errors: Sequence[FieldIssue] = (),
+    instance: str | None = None,
+) -> Problem:
+    """The problem body alone, e.g. for one rejected item of a batch answered as a whole."""
+    return Problem(
+        type=TYPE_PREFIX + code,
+        title=HTTPStatus(status).phrase,
+        status=status,
+        detail=detail,
+        instance=instance,
+        errors=[ProblemField(field=e.field, message=e.message) for e in errors] or None,
+    )
+
+
+# Paths whose errors are answered in another format (the FHIR door answers OperationOutcome):
+# path prefix -> renderer, registered by that area. The renderer gets what problem_response gets.
+ErrorRenderer = Callable[
+    [Request, int, str, str, Sequence[FieldIssue], Mapping[str, str] | None], JSONResponse
+]
+_error_renderers: dict[str, ErrorRenderer] = {}
+
+
+def register_error_renderer(path_prefix: str, renderer: ErrorRenderer) -> None:
+    _error_renderers[path_prefix] = renderer
+
+
 def problem_response(
     request: Request,
     status: int,
@@ -123,14 +154,10 @@ def problem_response(
     errors: Sequence[FieldIssue] = (),
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
-    body = Problem(
-        type=TYPE_PREFIX + code,
-        title=HTTPStatus(status).phrase,
-        status=status,
-        detail=detail,
-        instance=request.url.path,
-        errors=[ProblemField(field=e.field, message=e.message) for e in errors] or None,
-    )
+    for prefix, renderer in _error_renderers.items():
+        if request.url.path.startswith(prefix):
+            return renderer(request, status, code, detail, errors, headers)
+    body = problem(status, code, detail, errors, request.url.path)
     return JSONResponse(
         body.model_dump(exclude_none=True),
         status_code=status,
@@ -149,6 +176,11 @@ def _location(loc: Sequence[Any]) -> str:
 
 def _validation_issues(errors: Sequence[Any]) -> list[FieldIssue]:
     return [FieldIssue(_location(e.get("loc", ())), str(e.get("msg", "invalid"))) for e in errors]
+
+
+def validation_issues(errors: Sequence[Any]) -> list[FieldIssue]:
+    """Pydantic errors as field issues, for validation done outside the request body."""
+    return _validation_issues(errors)
 
 
 def _validation_problem(request: Request, issues: list[FieldIssue]) -> JSONResponse:
@@ -212,7 +244,18 @@ async def _on_data_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(request, 422, "invalid-value", "A value is out of range for storage.")
 
 
+async def _on_stale_data(request: Request, exc: Exception) -> JSONResponse:
+    """Two updates of the same version raced past If-Match: the later one loses (412)."""
+    return problem_response(
+        request,
+        412,
+        "version-mismatch",
+        "The record was changed by another request meanwhile; read it again and retry.",
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(StaleDataError, _on_stale_data)
     for unavailable in (OSError, TimeoutError, OperationalError, InterfaceError):
         app.add_exception_handler(unavailable, _on_unavailable)
     app.add_exception_handler(IntegrityError, _on_integrity_error)

@@ -3,16 +3,30 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from app import health
+from app.audit.router import router as audit_router
+from app.auth.dependencies import include_guarded
+from app.auth.router import router as api_keys_router
+from app.auth.scopes import ADMIN, CASES_READ, CASES_WRITE, STATS_READ, TRIGGERS_MANAGE
 from app.cases.router import router as cases_router
 from app.complications.router import router as complications_router
-from app.db import get_engine
+from app.config import get_settings
+from app.db import get_engine, get_sessionmaker
 from app.errors import install_error_handlers
 from app.follow_up.router import router as follow_up_router
+from app.ingestion.fhir.router import read as fhir_read_router
+from app.ingestion.fhir.router import write as fhir_write_router
+from app.ingestion.idempotency import IdempotencyKeyMiddleware, claim_idempotency_key
+from app.ingestion.router import router as events_router
+from app.middleware import configure_logging, install_middleware
+from app.notifications.router import router as notifications_router
+from app.outcomes.router import router as outcomes_router
 from app.patients.router import router as patients_router
 from app.procedures.router import router as procedures_router
+from app.triggers.router import router as triggers_router
+from app.triggers.scheduler import Background
 
 DESCRIPTION = """
 Records percutaneous vertebroplasty (and related spinal interventions) and follows their
@@ -25,6 +39,13 @@ performance status, imaging, other treatments, death).
 * Lists are cursor-paginated: pass `next_cursor` back as `cursor`.
 * Reads return an `ETag`; send it as `If-Match` on updates to refuse stale writes.
 * Timestamps must carry a time zone.
+* Every route but `/health`, `/ready` and these docs needs a credential: an API key as
+  `Authorization: Bearer <key>` or `X-API-Key` (use **Authorize**; `make run` prints a local
+  admin key), or an OAuth2 access token. Each route lists the scopes it needs. Updates need
+  `If-Match` (428 without it, 412 when stale).
+* POSTs accept an `Idempotency-Key` header: a retry with the same key gets the first answer
+  (`Idempotent-Replayed: true`) instead of a second effect. `/api/v1/events` needs none: each
+  event's `(source, event_id)` is its key.
 
 Clinical rules follow the registry's domain reference (the source paper: Cardarelli-Leite et
 al., 2021, vertebroplasty for intractable pain in children with spinal tumours).
@@ -36,18 +57,53 @@ TAGS = [
     {"name": "complications", "description": "Adverse events graded by SIR and CIRSE."},
     {"name": "follow-up", "description": "Time-stamped observations after a procedure."},
     {"name": "cases", "description": "A patient's whole case in one call."},
+    {
+        "name": "imaging triggers",
+        "description": "When the treated vertebra needs imaging (no improvement at 2 weeks, "
+        "follow-up overdue, worsening after improvement), and what was done about it.",
+    },
+    {"name": "notifications", "description": "Webhooks for trigger events and their delivery log."},
+    {
+        "name": "statistics",
+        "description": "Aggregate outcomes for dashboards (stats:read suppresses small cells; "
+        "stats:research is exact).",
+    },
+    {"name": "access", "description": "API keys and the audit trail (scope `admin`)."},
+    {
+        "name": "events",
+        "description": "EHR event ingestion: idempotent, batched, out-of-order safe "
+        "(scope `events:write`).",
+    },
+    {
+        "name": "fhir",
+        "description": "The FHIR R4 door (`/fhir/r4`): Patient, Procedure and Observation "
+        "creates and Bundles (`events:write`), `$everything` (`cases:read`). Errors are "
+        "OperationOutcome.",
+    },
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
 
 
 @asynccontextmanager
 async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-    yield
-    await get_engine().dispose()
+    # the imaging-trigger sweep and the webhook worker, when the settings ask for them
+    background = Background(get_sessionmaker(), get_settings())
+    background.start()
+    _app.state.background = background
+    try:
+        yield
+    finally:
+        await background.close()
+        await get_engine().dispose()
 
 
 def create_app() -> FastAPI:
+    settings = get_settings()
+    if problems := settings.production_problems():
+        raise RuntimeError("refusing to start in production: " + "; ".join(problems))
+    configure_logging(settings)
     app = FastAPI(
+        swagger_ui_parameters={"persistAuthorization": True},
         title="Vertebroplasty Outcomes Registry",
         version="1.0.0",
         description=DESCRIPTION,
@@ -55,7 +111,14 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    api = APIRouter(prefix="/api/v1")
+    app.add_middleware(
+        IdempotencyKeyMiddleware,
+        exclude=("/api/v1/events",),  # each event carries its own key
+        unsupported=("/api/v1/api-keys", "/api/v1/subscriptions"),  # secrets shown once
+    )
+    install_middleware(app, settings)
+    api = APIRouter(prefix="/api/v1", dependencies=[Depends(claim_idempotency_key)])
+    api.include_router(events_router)  # first: the busiest route is matched without a search
     for router in (
         patients_router,
         procedures_router,
@@ -63,8 +126,15 @@ def create_app() -> FastAPI:
         follow_up_router,
         cases_router,
     ):
-        api.include_router(router)
+        include_guarded(api, router, read=CASES_READ, write=CASES_WRITE)
+    include_guarded(api, triggers_router, read=CASES_READ, write=TRIGGERS_MANAGE)
+    include_guarded(api, notifications_router, read=ADMIN, write=ADMIN)
+    include_guarded(api, outcomes_router, read=STATS_READ, write=STATS_READ)
+    api.include_router(api_keys_router)
+    api.include_router(audit_router)
     app.include_router(api)
+    app.include_router(fhir_write_router)
+    app.include_router(fhir_read_router)
     app.include_router(health.router)
     return app
 

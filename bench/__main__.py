@@ -9,7 +9,7 @@ import sys
 
 from bench.runner import Result, print_table, write_json
 
-BENCHMARKS: list[str] = []
+BENCHMARKS: list[str] = ["sweep", "ingest", "stats"]
 
 
 async def main(names: list[str]) -> None:

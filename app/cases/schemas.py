@@ -7,6 +7,7 @@ from app.complications.schemas import ComplicationRead
 from app.follow_up.schemas import FollowUpRead
 from app.patients.schemas import PatientRead
 from app.procedures.schemas import ProcedureRead
+from app.triggers.schemas import Day14CheckRead, ImagingTriggerRead
 
 
 class TrajectoryPointRead(BaseModel):
@@ -43,6 +44,13 @@ class CaseRead(BaseModel):
     procedures: list[CaseProcedureRead] = Field(description="In the order performed.")
     episodes: list[EpisodeRead]
     timeline: list[FollowUpRead] = Field(description="Every follow-up event, in time order.")
+    imaging_triggers: list[ImagingTriggerRead] = Field(
+        default_factory=list, description="The patient's imaging triggers, by due time."
+    )
+    day14_checks: list[Day14CheckRead] = Field(
+        default_factory=list,
+        description="The day-14 decision per episode (e.g. improved, baseline_missing).",
+    )
 
 
 class CaseSummary(BaseModel):

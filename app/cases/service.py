@@ -25,6 +25,8 @@ from app.patients.schemas import PatientRead
 from app.patients.service import get_patient
 from app.procedures.levels import LEVEL_POSITION
 from app.procedures.service import to_read
+from app.triggers import schemas as trigger_schemas
+from app.triggers import service as triggers
 
 
 def thresholds() -> rules.Thresholds:
@@ -130,6 +132,13 @@ async def get_case(session: AsyncSession, patient_id: uuid.UUID) -> CaseRead:
         ],
         episodes=list(episodes.values()),
         timeline=[FollowUpRead.model_validate(e) for e in events],
+        imaging_triggers=[
+            trigger_schemas.to_read(d) for d in await triggers.for_patient(session, patient_id)
+        ],
+        day14_checks=[
+            trigger_schemas.Day14CheckRead.model_validate(c)
+            for c in await triggers.checks_for_patient(session, patient_id)
+        ],
     )
 
 

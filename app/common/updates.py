@@ -4,7 +4,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from app.errors import Conflict
+from app.errors import PreconditionFailed
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -19,7 +19,7 @@ def merge_update(create_model: type[M], current: dict[str, Any], patch: BaseMode
 def check_version(current: int, expected: int | None, resource: str) -> None:
     """Refuse a write based on a stale read (optimistic concurrency)."""
     if expected is not None and expected != current:
-        raise Conflict(
+        raise PreconditionFailed(
             f"{resource} has changed since version {expected} (now {current}); "
             "read it again and retry.",
             "version-mismatch",

@@ -26,6 +26,7 @@ class PainFact:
     occurred_at: datetime
     score: float
     site: str = PainSite.back
+    id: uuid.UUID | None = None  # the follow-up event, when the caller needs it as evidence
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,10 @@ def build_episodes(procedures: Iterable[ProcedureFact]) -> list[Episode]:
 
 def back_pain(scores: Iterable[PainFact]) -> list[PainFact]:
     """The scores the rules use: back (axial) pain, in time order."""
-    return sorted((s for s in scores if s.site == PainSite.back), key=lambda s: s.occurred_at)
+    return sorted(
+        (s for s in scores if s.site == PainSite.back),
+        key=lambda s: (s.occurred_at, s.id.int if s.id else 0),
+    )
 
 
 def baseline(episode: Episode, scores: Sequence[PainFact], t: Thresholds) -> PainFact | None:
@@ -127,10 +131,17 @@ def baseline(episode: Episode, scores: Sequence[PainFact], t: Thresholds) -> Pai
     return before[-1] if before else None
 
 
+# Scores carry at most two decimals; comparisons allow for binary floating point, so that
+# 7.3 -> 5.3 is the 2-point drop it is, and 3 -> 2.1 the 30 % it is. The SQL uses the same.
+EPSILON = 1e-6
+
+
 def is_improved(base: float, score: float, t: Thresholds) -> bool:
     """B - s >= 2 points, or a relative reduction >= 30 % (Farrar 2001); either suffices."""
     drop = base - score
-    return drop >= t.improvement_points or (base > 0 and drop / base >= t.improvement_fraction)
+    return drop >= t.improvement_points - EPSILON or (
+        base > 0 and drop >= t.improvement_fraction * base - EPSILON
+    )
 
 
 def nearest(

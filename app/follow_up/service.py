@@ -27,6 +27,7 @@ from app.follow_up.schemas import (
 from app.models import FollowUpEvent, Patient, Procedure
 from app.models.enums import PerformanceScale
 from app.patients.service import check_within_life, require_patient
+from app.triggers.service import evaluate_patient
 
 LANSKY_MAX_AGE = 16
 KIND_COLUMNS = (
@@ -135,11 +136,16 @@ async def _validated(session: AsyncSession, data: FollowUpCreate) -> tuple[Patie
     return patient, kind_values(patient, data)
 
 
-async def create_follow_up(session: AsyncSession, data: FollowUpCreate) -> FollowUpEvent:
+async def build_follow_up(session: AsyncSession, data: FollowUpCreate) -> FollowUpEvent:
+    """Validate a new event and build its row (a death also sets the patient's death date).
+
+    The row is not added: `create_follow_up` adds and flushes it. A caller that adds rows
+    itself (batched event ingestion) must also run what `create_follow_up` runs after the flush.
+    """
     patient, values = await _validated(session, data)
     if isinstance(data, DeathIn):
         _record_death(patient, data.occurred_at)
-    event = FollowUpEvent(
+    return FollowUpEvent(
         patient_id=patient.id,
         procedure_id=data.procedure_id,
         kind=data.kind,
@@ -147,8 +153,14 @@ async def create_follow_up(session: AsyncSession, data: FollowUpCreate) -> Follo
         note=data.note,
         **values,
     )
+
+
+async def create_follow_up(session: AsyncSession, data: FollowUpCreate) -> FollowUpEvent:
+    event = await build_follow_up(session, data)
     session.add(event)
     await session.flush()
+    if event.kind == "pain":
+        await evaluate_patient(session, event.patient_id)  # imaging triggers (rule B, late data)
     return event
 
 
@@ -181,6 +193,8 @@ async def replace_follow_up(
     for column in KIND_COLUMNS:
         setattr(event, column, values.get(column))
     await session.flush()
+    if event.kind == "pain":
+        await evaluate_patient(session, event.patient_id)  # imaging triggers (rule B, late data)
     return event
 
 

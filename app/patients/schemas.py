@@ -2,8 +2,9 @@ import uuid
 from datetime import date, datetime
 from typing import Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_serializer, model_validator
 
+from app.auth.visibility import identifiers_visible
 from app.common.schemas import InputModel, PastDate, ReadModel
 from app.models.enums import Sex
 
@@ -85,7 +86,10 @@ class PatientUpdate(InputModel):
 
 class PatientRead(ReadModel):
     id: uuid.UUID
-    identifiers: list[IdentifierRead]
+    identifiers: list[IdentifierRead] = Field(
+        description="External identifiers; empty unless the credential holds cases:write or "
+        "events:write (others can still search by an exact identifier)."
+    )
     birth_date: date | None
     sex: Sex
     histology: str | None
@@ -97,3 +101,7 @@ class PatientRead(ReadModel):
     created_at: datetime
     updated_at: datetime
     version: int
+
+    @field_serializer("identifiers")
+    def _identifiers_for_caller(self, value: list[IdentifierRead]) -> list[IdentifierRead]:
+        return value if identifiers_visible() else []

@@ -94,7 +94,14 @@ async def _check_stage(
             )
 
 
-async def create_procedure(session: AsyncSession, data: ProcedureCreate) -> Procedure:
+async def create_procedure(
+    session: AsyncSession,
+    data: ProcedureCreate,
+    *,
+    external_source: str | None = None,
+    external_ref: str | None = None,
+) -> Procedure:
+    """`external_source` / `external_ref`: the sending system's reference (event ingestion)."""
     patient = await require_patient(session, data.patient_id, "patient_id")
     check_within_life(patient, data.performed_at, "performed_at")
     if data.series_id is not None and data.stage_number is not None:
@@ -108,6 +115,8 @@ async def create_procedure(session: AsyncSession, data: ProcedureCreate) -> Proc
         **data.model_dump(include=set(SCALAR_FIELDS)),
         **data.work_up.model_dump(),
         levels=levels,
+        external_source=external_source,
+        external_ref=external_ref,
     )
     session.add(procedure)
     await _flush(session)
@@ -119,6 +128,15 @@ async def _flush(session: AsyncSession) -> None:
         await session.flush()
     except IntegrityError as exc:  # a concurrent writer took the same stage or level
         raise Conflict("This write conflicts with a concurrent one; retry.", "conflict") from exc
+
+
+async def find_by_external_ref(session: AsyncSession, source: str, ref: str) -> Procedure | None:
+    """The procedure a sending system knows as `ref` (with its levels)."""
+    return await session.scalar(
+        select(Procedure)
+        .where(Procedure.external_source == source, Procedure.external_ref == ref)
+        .options(selectinload(Procedure.levels))
+    )
 
 
 async def get_procedure(session: AsyncSession, procedure_id: uuid.UUID) -> Procedure:

@@ -37,10 +37,17 @@ def test_improvement_two_points_or_thirty_percent() -> None:
     assert not is_improved(0, 0, T)
 
 
-@given(st.floats(0, 10), st.floats(0, 10))
-def test_improvement_matches_its_definition(base: float, score: float) -> None:
-    expected = base - score >= 2 or (base > 0 and (base - score) / base >= 0.3)
-    assert is_improved(base, score, T) == expected
+def test_improvement_is_not_fooled_by_binary_floating_point() -> None:
+    assert is_improved(7.3, 5.3, T)  # 1.9999999999999996 in floats: still 2 points
+    assert is_improved(3, 2.1, T)  # 0.29999999999999993 in floats: still 30 %
+    assert not is_improved(7.3, 5.31, T)
+
+
+@given(st.integers(0, 1000), st.integers(0, 1000))
+def test_improvement_matches_its_definition_in_exact_arithmetic(b: int, s: int) -> None:
+    # scores with two decimals, compared exactly as integers of hundredths
+    expected = b - s >= 200 or (b > 0 and (b - s) * 10 >= 3 * b)
+    assert is_improved(b / 100, s / 100, T) == expected
 
 
 def test_staged_series_is_one_episode_counted_from_its_last_session() -> None:

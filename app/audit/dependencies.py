@@ -1,0 +1,83 @@
+"""The request-scoped audit context: a dependency with `yield` on the request's session.
+
+Declared with scope="function", its exit runs after the handler (and the response's
+serialization) but before the session dependency commits, so the audit rows share the
+request's transaction.
+"""
+
+from collections.abc import AsyncIterator, Callable
+from http import HTTPStatus
+from typing import Annotated
+
+from fastapi import Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.audit.recorder import AuditContext, PatientCollector, write_separately
+from app.db import SessionDep
+from app.errors import DomainError
+from app.middleware import route_template
+
+
+def classify(exc: BaseException) -> tuple[int, str]:
+    """The status and stable reason code the error handlers will answer with."""
+    if isinstance(exc, DomainError):
+        return exc.status, exc.code
+    if isinstance(exc, RequestValidationError):
+        return 422, "validation-error"
+    if isinstance(exc, StaleDataError):
+        return 412, "version-mismatch"
+    if isinstance(exc, IntegrityError):
+        return 409, "conflict"
+    if isinstance(exc, DataError):
+        return 422, "invalid-value"
+    if isinstance(exc, OperationalError | InterfaceError | OSError | TimeoutError):
+        return 503, "unavailable"
+    if isinstance(exc, StarletteHTTPException):
+        return exc.status_code, HTTPStatus(exc.status_code).phrase.lower().replace(" ", "-")
+    return 500, "internal-error"
+
+
+def _success_status(request: Request, response: Response) -> int:
+    if response.status_code:
+        return response.status_code
+    return int(getattr(request.scope.get("route"), "status_code", None) or 200)
+
+
+async def audit_request(
+    request: Request, response: Response, session: SessionDep
+) -> AsyncIterator[AuditContext]:
+    context = AuditContext(
+        method=request.method,
+        route=route_template(request.scope),
+        request_id=getattr(request.state, "request_id", None),
+        client_address=request.client.host if request.client else None,
+    )
+    if request.path_params:
+        context.note_resource(list(request.path_params.values())[-1])
+    cleanups: list[Callable[[], None]] = []
+    request.state.audit = context
+    request.state.audit_cleanups = cleanups
+    try:
+        with PatientCollector(context, session.sync_session):
+            yield context
+    except Exception as exc:
+        status, reason = classify(exc)
+        if status != 429:  # throttled requests are not written: that is the point
+            await session.rollback()
+            await write_separately(context.rows(status, reason))
+        raise
+    else:
+        location = response.headers.get("location")
+        if location and request.method == "POST":
+            context.note_resource(location.rstrip("/").rsplit("/", 1)[-1])
+        session.add_all(context.rows(_success_status(request, response), None))
+        await session.flush()
+    finally:
+        for cleanup in reversed(cleanups):
+            cleanup()
+
+
+AuditDep = Annotated[AuditContext, Depends(audit_request, scope="function")]

@@ -1,0 +1,414 @@
+"""What each event does to the clinical model, through the REST services, and how a
+retraction undoes it. Out-of-order arrival is handled here: a follow-up naming a procedure
+that has not arrived is recorded unlinked and linked when it arrives; a complication waits
+(status pending) for its procedure; a retraction of an event not seen yet leaves a placeholder
+so that the event, when it comes, is recorded as retracted and never applied.
+"""
+
+import uuid
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from app.complications.service import create_complication
+from app.errors import Conflict, DomainError, RuleViolation, problem
+from app.follow_up.service import build_follow_up
+from app.ingestion import mappers
+from app.ingestion.context import Applied, Context, Work
+from app.ingestion.mappers import FOLLOW_UP_KIND, Incoming, ProcedureKey
+from app.ingestion.schemas import ComplicationData, RetractionData
+from app.models import Complication, EventLog, FollowUpEvent, Patient, PatientIdentifier, Procedure
+from app.models.base import new_id, utcnow
+from app.patients.service import update_patient
+from app.procedures.levels import LEVEL_POSITION, normalise_level
+from app.procedures.service import create_procedure
+
+
+def _ids(**values: Any) -> dict[str, Any]:
+    """JSON-ready ids, without the absent ones."""
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, list):
+            out[name] = [str(v) for v in value]
+        else:
+            out[name] = str(value) if isinstance(value, uuid.UUID) else value
+    return out
+
+
+async def apply(ctx: Context, work: Work) -> Applied:
+    """The effect of one event; raises DomainError (REST field names) when it is refused."""
+    ev = work.ev
+    if work.retract_before_apply is not None:  # a retraction came first: never applied
+        return Applied("retracted", retracted_by=work.retract_before_apply)
+    if ev.type in FOLLOW_UP_KIND:
+        return await _follow_up(ctx, ev)
+    if ev.type == "procedure.performed" or (
+        ev.type == "intervention.recorded" and mappers.is_local_intervention(ev)
+    ):
+        return await _procedure(ctx, ev)
+    if ev.type == "intervention.recorded":
+        return await _follow_up(ctx, ev)
+    if ev.type == "complication.reported":
+        return await _complication(ctx, ev)
+    if ev.type == "patient.registered":
+        return await _registered(ctx, ev)
+    if ev.type == "event.retracted":
+        return await _retract(ctx, work)
+    raise AssertionError(ev.type)
+
+
+async def _follow_up(ctx: Context, ev: Incoming) -> Applied:
+    patient = ctx.patient(ev.patient)
+    procedure_id: uuid.UUID | None = None
+    awaiting = False
+    if ev.procedure_key is not None:
+        procedure = await ctx.procedure(ev.procedure_key)
+        procedure_id = procedure.id if procedure else None
+        awaiting = procedure is None
+    if ev.type == "intervention.recorded":
+        command = mappers.treatment_command(ev, patient.id, procedure_id)
+    else:
+        command = mappers.follow_up_command(ev, patient.id, procedure_id)
+    row = await build_follow_up(ctx.session, command)
+    row.id = new_id()
+    ctx.session.add(row)
+    ctx.unflushed = True
+    if row.kind in ("pain", "death"):  # the imaging triggers depend on these
+        ctx.trigger_patients.add(patient.id)
+    return Applied(
+        "applied",
+        _ids(patient_id=patient.id, follow_up_id=row.id, procedure_id=procedure_id),
+        patient.id,
+        row.id,
+        awaiting,
+    )
+
+
+async def _procedure(ctx: Context, ev: Incoming) -> Applied:
+    await ctx.flush()
+    patient = ctx.patient(ev.patient)
+    key = ev.procedure_key
+    if key is not None and await ctx.procedure(key) is not None:
+        raise Conflict(
+            f"Procedure {key[1]!r} of {key[0]} is already recorded by another event; retract "
+            "that event first to replace it.",
+            "procedure-ref-taken",
+        )
+    command = mappers.procedure_command(ev, patient.id)
+    procedure = await create_procedure(
+        ctx.session,
+        command,
+        external_source=key[0] if key else None,
+        external_ref=key[1] if key else None,
+    )
+    ctx.trigger_patients.add(patient.id)  # a new episode: triggers follow occurred_at
+    if key is not None:
+        ctx.procedures[key] = procedure
+        await resolve_pending(ctx, key, procedure)
+    return Applied(
+        "applied",
+        _ids(
+            patient_id=patient.id,
+            procedure_id=procedure.id,
+            level_ids=[lv.id for lv in procedure.levels],
+        ),
+        patient.id,
+        procedure.id,
+    )
+
+
+async def _complication(ctx: Context, ev: Incoming) -> Applied:
+    await ctx.flush()
+    patient = ctx.patient(ev.patient)
+    assert ev.procedure_key is not None
+    procedure = await ctx.procedure(ev.procedure_key)
+    if procedure is None:  # kept until its procedure arrives
+        return Applied("pending", _ids(patient_id=patient.id), patient.id, None, awaiting=True)
+    return await _apply_complication(ctx, ev, patient, procedure)
+
+
+async def _apply_complication(
+    ctx: Context, ev: Incoming, patient: Patient, procedure: Procedure
+) -> Applied:
+    data = ev.data
+    assert isinstance(data, ComplicationData)
+    if procedure.patient_id != patient.id:
+        raise RuleViolation(
+            "procedure_id", "This procedure is another patient's.", "procedure-not-of-patient"
+        )
+    level_id = None
+    if data.level is not None:
+        name = normalise_level(data.level)
+        if name not in LEVEL_POSITION:
+            raise RuleViolation(
+                "level_id", f"'{data.level}' is not a vertebral level.", "unknown-level"
+            )
+        level = next((lv for lv in procedure.levels if lv.level == name), None)
+        if level is None:
+            raise RuleViolation(
+                "level_id", f"{name} was not treated in this procedure.", "level-not-in-procedure"
+            )
+        level_id = level.id
+    command = mappers.complication_command(ev, procedure.id, level_id)
+    complication = await create_complication(ctx.session, command)
+    return Applied(
+        "applied",
+        _ids(patient_id=patient.id, procedure_id=procedure.id, complication_id=complication.id),
+        patient.id,
+        complication.id,
+    )
+
+
+async def _registered(ctx: Context, ev: Incoming) -> Applied:
+    """The patient exists by now (found, or created from the identifier by ensure_patients
+    with everything else unknown): set what the registration carries."""
+    await ctx.flush()
+    patient = ctx.patient(ev.patient)
+    existing = (
+        await ctx.session.execute(
+            select(PatientIdentifier.system, PatientIdentifier.value).where(
+                PatientIdentifier.patient_id == patient.id
+            )
+        )
+    ).all()
+    patch = mappers.patient_update(ev, [(s, v) for s, v in existing])
+    updated = await update_patient(ctx.session, patient.id, patch, None)
+    ctx.patients[ev.patient] = updated
+    return Applied("applied", _ids(patient_id=updated.id), updated.id, updated.id)
+
+
+# --- procedures arriving after what refers to them -------------------------------------------
+async def resolve_pending(ctx: Context, key: ProcedureKey, procedure: Procedure) -> None:
+    """Link the follow-ups, and record the complications, that were waiting for this procedure."""
+    for work in ctx.works.values():  # earlier events of this request
+        outcome = work.outcome
+        if outcome is None or not outcome.awaiting or work.ev.procedure_key != key:
+            continue
+        await _resolve(ctx, outcome, procedure, work.ev.payload)
+    rows = (
+        await ctx.session.scalars(
+            select(EventLog)
+            .where(
+                EventLog.procedure_system == key[0],
+                EventLog.procedure_ref == key[1],
+                EventLog.awaiting_procedure.is_(True),
+                EventLog.status.in_(("applied", "pending")),
+            )
+            .order_by(EventLog.occurred_at, EventLog.id)
+        )
+    ).all()
+    for row in rows:  # events of earlier requests
+        if (row.source, row.event_id) in ctx.works or row.payload is None:
+            continue
+        outcome = Applied(
+            row.status, dict(row.result), row.patient_id, row.record_id, awaiting=True
+        )
+        await _resolve(ctx, outcome, procedure, row.payload)
+        row.status, row.result, row.record_id = outcome.status, outcome.ids, outcome.record_id
+        row.awaiting_procedure, row.problem = outcome.awaiting, outcome.problem
+
+
+async def _resolve(
+    ctx: Context, outcome: Applied, procedure: Procedure, payload: dict[str, Any]
+) -> None:
+    if outcome.status == "applied" and outcome.record_id is not None:  # an unlinked follow-up
+        if outcome.patient_id != procedure.patient_id:
+            return  # another patient's procedure: stays unlinked (and says so)
+        await ctx.flush()
+        await ctx.session.execute(
+            update(FollowUpEvent)
+            .where(FollowUpEvent.id == outcome.record_id)
+            .values(
+                procedure_id=procedure.id,
+                version=FollowUpEvent.version + 1,
+                updated_at=utcnow(),
+            )
+        )
+        outcome.ids["procedure_id"] = str(procedure.id)
+        outcome.awaiting = False
+    elif outcome.status == "pending":  # a complication waiting for it (JSON events only)
+        try:
+            ev = mappers.parse_event(payload)
+            await ctx.ensure_patients([ev.patient])
+            async with ctx.session.begin_nested():
+                done = await _apply_complication(ctx, ev, ctx.patient(ev.patient), procedure)
+        except DomainError as exc:
+            err = mappers.event_error(exc)
+            outcome.status, outcome.awaiting = "failed", False
+            outcome.problem = problem(err.status, err.code, err.detail, err.errors).model_dump(
+                exclude_none=True
+            )
+            return
+        outcome.status, outcome.ids, outcome.record_id = done.status, done.ids, done.record_id
+        outcome.awaiting = False
+
+
+# --- retraction ------------------------------------------------------------------------------
+async def _retract(ctx: Context, work: Work) -> Applied:
+    ev = work.ev
+    data = ev.data
+    assert isinstance(data, RetractionData)
+    target_key = (ev.source, data.event_id)
+    if data.event_id == ev.event_id:
+        raise RuleViolation(
+            "retracted_event_id", "An event cannot retract itself.", "self-retraction"
+        )
+    await ctx.load_patients([ev.patient])
+    patient = ctx.patients.get(ev.patient)
+    result = _ids(patient_id=patient.id if patient else None, retracted_event_id=data.event_id)
+    done = Applied("applied", result, patient.id if patient else None)
+
+    target = ctx.works.get(target_key)
+    if target is not None and target is not work:  # an event of this request
+        _check_retractable(target.ev.type, target.ev.patient == ev.patient)
+        if target.refused:  # not stored: it leaves a placeholder, as if not received yet
+            target.retracted_while_refused = ev.event_id
+            return done
+        if target.outcome is None:  # not applied yet: it will be recorded as retracted
+            target.retract_before_apply = ev.event_id
+            return done
+        if target.outcome.status != "retracted":
+            await _undo(ctx, target.ev.type, target.outcome, target_key)
+            target.outcome.status, target.outcome.retracted_by = "retracted", ev.event_id
+            target.outcome.awaiting = False
+        return done
+
+    row = await ctx.session.scalar(
+        select(EventLog)
+        .where(EventLog.source == ev.source, EventLog.event_id == data.event_id)
+        .with_for_update()
+    )
+    if row is None:  # not arrived yet: leave a placeholder that the event will fill in
+        await ctx.flush()
+        try:
+            async with ctx.session.begin_nested():
+                ctx.session.add(
+                    EventLog(
+                        id=new_id(), source=ev.source, event_id=data.event_id, status="retracted",
+                        retracted_by=ev.event_id, result={},
+                    )
+                )  # fmt: skip
+                await ctx.session.flush()
+        except IntegrityError:  # it arrived meanwhile: retract it as stored
+            return await _retract(ctx, work)
+        return done
+    if row.payload is None or row.status == "retracted":
+        return done  # a placeholder, or already retracted: nothing more to undo
+    _check_retractable(row.type or "", patient is not None and row.patient_id == patient.id)
+    outcome = Applied(row.status, dict(row.result), row.patient_id, row.record_id)
+    await _undo(ctx, row.type or "", outcome, target_key)
+    row.status, row.retracted_by, row.awaiting_procedure = "retracted", ev.event_id, False
+    return done
+
+
+def _check_retractable(type_: str, same_patient: bool) -> None:
+    if type_ == "event.retracted":
+        raise RuleViolation(
+            "retracted_event_id", "A retraction cannot be retracted; send the event again "
+            "with a new event_id.", "not-retractable",
+        )  # fmt: skip
+    if type_ == "patient.registered":
+        raise RuleViolation(
+            "retracted_event_id", "A registration cannot be retracted once applied; correct "
+            "the patient with patient.registered or PATCH /api/v1/patients.", "not-retractable",
+        )  # fmt: skip
+    if not same_patient:
+        raise RuleViolation(
+            "patient_id", "The retracted event is about another patient.", "patient-mismatch"
+        )
+
+
+async def _undo(ctx: Context, type_: str, outcome: Applied, key: tuple[str, str]) -> None:
+    """Delete what the event produced."""
+    await ctx.flush()
+    session = ctx.session
+    ids = outcome.ids
+    if outcome.status == "pending" or outcome.status == "failed":
+        return  # nothing was recorded
+    if "complication_id" in ids:
+        await session.execute(
+            delete(Complication).where(Complication.id == uuid.UUID(ids["complication_id"]))
+        )
+    elif "follow_up_id" in ids:
+        follow_up_id = uuid.UUID(ids["follow_up_id"])
+        kind = await session.scalar(
+            select(FollowUpEvent.kind).where(FollowUpEvent.id == follow_up_id)
+        )
+        await session.execute(delete(FollowUpEvent).where(FollowUpEvent.id == follow_up_id))
+        if kind == "death" and outcome.patient_id is not None:
+            await _recompute_death(ctx, outcome.patient_id)
+        if kind in ("pain", "death") and outcome.patient_id is not None:
+            ctx.trigger_patients.add(outcome.patient_id)
+    elif "procedure_id" in ids:
+        procedure_id = uuid.UUID(ids["procedure_id"])
+        procedure = await session.get(Procedure, procedure_id)
+        await session.execute(delete(Procedure).where(Procedure.id == procedure_id))
+        if procedure is not None:
+            session.expunge(procedure)
+            if procedure.external_source and procedure.external_ref:
+                pkey = (procedure.external_source, procedure.external_ref)
+                ctx.procedures.pop(pkey, None)
+                await _unresolve(ctx, pkey)
+        if outcome.patient_id is not None:
+            ctx.trigger_patients.add(outcome.patient_id)  # its episode is gone
+    outcome.ids = {k: v for k, v in ids.items() if k == "patient_id"}
+    outcome.record_id = None
+
+
+async def _recompute_death(ctx: Context, patient_id: uuid.UUID) -> None:
+    patient = await ctx.session.get(Patient, patient_id)
+    if patient is None:
+        return
+    remaining = await ctx.session.scalar(
+        select(func.min(FollowUpEvent.occurred_at)).where(
+            FollowUpEvent.patient_id == patient_id, FollowUpEvent.kind == "death"
+        )
+    )
+    patient.death_date = remaining.date() if remaining is not None else None
+    await ctx.session.flush()
+
+
+async def _unresolve(ctx: Context, key: ProcedureKey) -> None:
+    """The procedure is gone: what referred to it waits for it again (a corrected procedure
+    sent with the same reference will pick them up)."""
+    for work in ctx.works.values():
+        outcome = work.outcome
+        if (
+            outcome is None
+            or work.ev.procedure_key != key
+            or work.ev.type in mappers.PROCEDURE_TYPES
+        ):
+            continue
+        _mark_waiting(work.ev.type, outcome)
+    rows = (
+        await ctx.session.scalars(
+            select(EventLog).where(
+                EventLog.procedure_system == key[0],
+                EventLog.procedure_ref == key[1],
+                EventLog.status == "applied",
+                EventLog.type.not_in(tuple(mappers.PROCEDURE_TYPES)),
+            )
+        )
+    ).all()
+    for row in rows:
+        if (row.source, row.event_id) in ctx.works:
+            continue
+        outcome = Applied(row.status, dict(row.result), row.patient_id, row.record_id)
+        _mark_waiting(row.type or "", outcome)
+        row.status, row.result, row.record_id = outcome.status, outcome.ids, outcome.record_id
+        row.awaiting_procedure = outcome.awaiting
+
+
+def _mark_waiting(type_: str, outcome: Applied) -> None:
+    if outcome.status != "applied":
+        return
+    if type_ == "complication.reported":  # deleted with its procedure: pending again
+        outcome.status = "pending"
+        outcome.ids = {k: v for k, v in outcome.ids.items() if k == "patient_id"}
+        outcome.record_id = None
+    else:  # the follow-up stays, unlinked (ON DELETE SET NULL)
+        outcome.ids.pop("procedure_id", None)
+    outcome.awaiting = True

@@ -1,0 +1,182 @@
+"""Registry records -> FHIR R4 resources, and a patient's case as a Bundle to post back.
+
+`$everything` answers a *transaction* Bundle (not the searchset of the FHIR specification) so
+that it can be posted back as it is: every entry is a conditional create on the identifier the
+registry gives it, so posting it to the same registry creates nothing, and posting it to an
+empty one rebuilds the case (the parts the FHIR mapping carries: see the README).
+"""
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from app.errors import NotFound
+from app.ingestion.fhir.codes import (
+    CPT,
+    FOLLOW_UP_SYSTEM,
+    OBSERVATION_DISPLAY,
+    PROCEDURE_CPT_DISPLAY,
+    SCALE_CODE,
+    SNOMED,
+    UCUM,
+    cpt_for,
+)
+from app.ingestion.mappers import PATIENT_SYSTEM, PROCEDURE_SYSTEM
+from app.models import FollowUpEvent, Patient, Procedure
+from app.procedures.levels import SNOMED_VERTEBRA
+
+OBSERVED_KINDS = ("pain", "performance", "function")
+
+
+def urn(value: uuid.UUID) -> str:
+    return f"urn:uuid:{value}"
+
+
+def patient_identifiers(patient: Patient) -> list[dict[str, str]]:
+    found = [{"system": i.system, "value": i.value} for i in patient.identifiers]
+    return found or [{"system": PATIENT_SYSTEM, "value": str(patient.id)}]
+
+
+def procedure_identifier(procedure: Procedure) -> dict[str, str]:
+    if procedure.external_source and procedure.external_ref:
+        return {"system": procedure.external_source, "value": procedure.external_ref}
+    return {"system": PROCEDURE_SYSTEM, "value": str(procedure.id)}
+
+
+def render_patient(patient: Patient, died: FollowUpEvent | None = None) -> dict[str, Any]:
+    resource: dict[str, Any] = {
+        "resourceType": "Patient",
+        "id": str(patient.id),
+        "identifier": patient_identifiers(patient),
+        "gender": patient.sex,
+    }
+    if patient.birth_date:
+        resource["birthDate"] = patient.birth_date.isoformat()
+    if died is not None:
+        resource["deceasedDateTime"] = died.occurred_at.isoformat()
+    elif patient.death_date:
+        resource["deceasedDateTime"] = patient.death_date.isoformat()
+    return resource
+
+
+def render_procedure(procedure: Procedure, subject: dict[str, Any]) -> dict[str, Any]:
+    levels = [lv.level for lv in procedure.levels]
+    cpt = cpt_for(procedure.kind, levels[0] if levels else None)
+    code: dict[str, Any] = {"text": procedure.kind}
+    if cpt:
+        code["coding"] = [{"system": CPT, "code": cpt, "display": PROCEDURE_CPT_DISPLAY[cpt]}]
+    resource: dict[str, Any] = {
+        "resourceType": "Procedure",
+        "id": str(procedure.id),
+        "identifier": [procedure_identifier(procedure)],
+        "status": "completed",
+        "code": code,
+        "subject": subject,
+        "performedDateTime": procedure.performed_at.isoformat(),
+    }
+    if levels:
+        resource["bodySite"] = [_body_site(level) for level in levels]
+    if procedure.notes:
+        resource["note"] = [{"text": procedure.notes}]
+    return resource
+
+
+def _body_site(level: str) -> dict[str, Any]:
+    site: dict[str, Any] = {"text": level}
+    code = SNOMED_VERTEBRA.get(level)  # sacral codes are unverified: text only
+    if code:
+        site["coding"] = [{"system": SNOMED, "code": code, "display": f"{level} vertebra"}]
+    return site
+
+
+def render_observation(
+    event: FollowUpEvent, subject: dict[str, Any], part_of: dict[str, Any] | None
+) -> dict[str, Any]:
+    assert event.scale is not None and event.value is not None
+    system, code = SCALE_CODE[event.scale]
+    resource: dict[str, Any] = {
+        "resourceType": "Observation",
+        "id": str(event.id),
+        "identifier": [{"system": FOLLOW_UP_SYSTEM, "value": str(event.id)}],
+        "status": "final",
+        "code": {
+            "coding": [
+                {"system": system, "code": code, "display": OBSERVATION_DISPLAY[(system, code)]}
+            ],
+            "text": event.scale,
+        },
+        "subject": subject,
+        "effectiveDateTime": event.occurred_at.isoformat(),
+    }
+    value: float | int = event.value
+    if event.kind == "performance":
+        resource["valueInteger"] = int(value)
+    else:
+        unit = "mm" if event.scale == "vas" else ("%" if event.kind == "function" else "{score}")
+        resource["valueQuantity"] = {"value": value, "unit": unit, "system": UCUM, "code": unit}
+    if event.kind == "pain" and event.site:
+        resource["bodySite"] = {"text": event.site}
+    if part_of is not None:
+        resource["partOf"] = [part_of]
+    if event.note:
+        resource["note"] = [{"text": event.note}]
+    return resource
+
+
+def _entry(resource: dict[str, Any], full_url: str, condition: dict[str, str]) -> dict[str, Any]:
+    return {
+        "fullUrl": full_url,
+        "resource": resource,
+        "request": {
+            "method": "POST",
+            "url": resource["resourceType"],
+            "ifNoneExist": f"identifier={condition['system']}|{condition['value']}",
+        },
+    }
+
+
+async def load_patient(session: AsyncSession, patient_id: uuid.UUID) -> Patient:
+    patient = await session.scalar(
+        select(Patient).where(Patient.id == patient_id).options(selectinload(Patient.identifiers))
+    )
+    if patient is None:
+        raise NotFound("Patient", patient_id)
+    return patient
+
+
+async def everything(session: AsyncSession, patient_id: uuid.UUID) -> dict[str, Any]:
+    patient = await load_patient(session, patient_id)
+    procedures: Sequence[Procedure] = (
+        await session.scalars(
+            select(Procedure)
+            .where(Procedure.patient_id == patient_id)
+            .options(selectinload(Procedure.levels))
+            .order_by(Procedure.performed_at, Procedure.id)
+        )
+    ).all()
+    events: Sequence[FollowUpEvent] = (
+        await session.scalars(
+            select(FollowUpEvent)
+            .where(FollowUpEvent.patient_id == patient_id)
+            .order_by(FollowUpEvent.occurred_at, FollowUpEvent.id)
+        )
+    ).all()
+    died = next((e for e in events if e.kind == "death"), None)
+    subject = {"reference": urn(patient.id)}
+    entries = [
+        _entry(render_patient(patient, died), urn(patient.id), patient_identifiers(patient)[0])
+    ]
+    for procedure in procedures:
+        resource = render_procedure(procedure, subject)
+        entries.append(_entry(resource, urn(procedure.id), resource["identifier"][0]))
+    for event in events:
+        if event.kind not in OBSERVED_KINDS or event.scale is None:
+            continue
+        part_of = {"reference": urn(event.procedure_id)} if event.procedure_id else None
+        resource = render_observation(event, subject, part_of)
+        entries.append(_entry(resource, urn(event.id), resource["identifier"][0]))
+    return {"resourceType": "Bundle", "type": "transaction", "entry": entries}

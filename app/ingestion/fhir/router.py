@@ -1,0 +1,195 @@
+"""/fhir/r4: the FHIR R4 door (JSON). Errors are answered as OperationOutcome."""
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Header
+from fastapi.responses import JSONResponse
+
+from app.auth.dependencies import require
+from app.auth.scopes import CASES_READ, EVENTS_WRITE
+from app.db import SessionDep
+from app.errors import register_error_renderer
+from app.ingestion.fhir import outbound, service
+from app.ingestion.fhir.outcome import FHIR_JSON, render_error
+from app.ingestion.router import REPLAYED_HEADER, json_body_only
+
+PREFIX = "/fhir/r4"
+register_error_renderer(PREFIX + "/", render_error)
+
+_OUTCOME: dict[str, Any] = {"description": "OperationOutcome", "content": {FHIR_JSON: {}}}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: _OUTCOME for status in (400, 401, 403, 404, 409, 413, 415, 422)
+}
+_RESOURCE: dict[str, Any] = {"content": {FHIR_JSON: {}}}
+
+write = APIRouter(prefix=PREFIX, tags=["fhir"], dependencies=[require(EVENTS_WRITE)])
+read = APIRouter(prefix=PREFIX, tags=["fhir"], dependencies=[require(CASES_READ)])
+_MRN = {"system": "urn:example:bcch:mrn", "value": "MRN-0042"}
+PATIENT_EXAMPLE: dict[str, Any] = {
+    "resourceType": "Patient",
+    "identifier": [_MRN],
+    "birthDate": "2005-03-14",
+    "gender": "female",
+}
+PROCEDURE_EXAMPLE: dict[str, Any] = {
+    "resourceType": "Procedure",
+    "identifier": [{"system": "urn:example:bcch:or", "value": "OR-2019-0212-07"}],
+    "status": "completed",
+    "code": {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "22510"}]},
+    "subject": {"identifier": _MRN},
+    "performedDateTime": "2019-02-12T09:30:00Z",
+    "bodySite": [
+        {"coding": [{"system": "http://snomed.info/sct", "code": "62487009"}], "text": "T7"},
+        {"coding": [{"system": "http://snomed.info/sct", "code": "23215003"}], "text": "T12"},
+    ],
+}
+OBSERVATION_EXAMPLE: dict[str, Any] = {
+    "resourceType": "Observation",
+    "identifier": [{"system": "urn:example:bcch:obs", "value": "OBS-0042"}],
+    "status": "final",
+    "code": {"coding": [{"system": "http://loinc.org", "code": "72514-3"}]},
+    "subject": {"identifier": _MRN},
+    "partOf": [{"identifier": {"system": "urn:example:bcch:or", "value": "OR-2019-0212-07"}}],
+    "effectiveDateTime": "2019-02-19T10:00:00Z",
+    "valueQuantity": {"value": 5, "unit": "{score}", "system": "http://unitsofmeasure.org"},
+}
+BUNDLE_EXAMPLE: dict[str, Any] = {
+    "resourceType": "Bundle",
+    "type": "transaction",
+    "entry": [
+        {
+            "fullUrl": f"urn:uuid:{n}",
+            "resource": resource,
+            "request": {
+                "method": "POST",
+                "url": resource["resourceType"],
+                "ifNoneExist": "identifier={system}|{value}".format(**resource["identifier"][0]),
+            },
+        }
+        for n, resource in enumerate((PATIENT_EXAMPLE, PROCEDURE_EXAMPLE, OBSERVATION_EXAMPLE))
+    ],
+}
+
+
+def _body(example: dict[str, Any]) -> Any:
+    return Body(media_type=FHIR_JSON, openapi_examples={"example": {"value": example}})
+
+
+BundleBody = Annotated[dict[str, Any], _body(BUNDLE_EXAMPLE)]
+PatientBody = Annotated[dict[str, Any], _body(PATIENT_EXAMPLE)]
+ProcedureBody = Annotated[dict[str, Any], _body(PROCEDURE_EXAMPLE)]
+ObservationBody = Annotated[dict[str, Any], _body(OBSERVATION_EXAMPLE)]
+IfNoneExist = Annotated[
+    str | None,
+    Header(
+        description="Conditional create: `identifier=system|value`. When a record with that "
+        "identifier exists, nothing is created and it is returned with 200.",
+        examples=["identifier=urn:example:bcch:obs|OBS-0042"],
+    ),
+]
+
+
+def _fhir(
+    body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(body, status_code=status, media_type=FHIR_JSON, headers=headers)
+
+
+@write.post(
+    "/Bundle",
+    summary="Post a batch or transaction Bundle of Patient, Procedure and Observation creates",
+    description="`batch`: each entry succeeds or fails on its own (`batch-response`). "
+    "`transaction`: all entries or none (`transaction-response`, or an OperationOutcome naming "
+    "every refused entry). Entries are POSTs; `request.ifNoneExist` makes them conditional "
+    "(idempotent). Entries may refer to each other by `fullUrl` (`urn:uuid:...`).",
+    dependencies=[Depends(json_body_only)],
+    response_class=JSONResponse,
+    responses={200: _RESOURCE, **ERRORS},
+)
+async def post_bundle(body: BundleBody, session: SessionDep) -> JSONResponse:
+    return _fhir(await service.bundle(session, body))
+
+
+async def _create(
+    resource_type: str, body: dict[str, Any], session: SessionDep, if_none_exist: str | None
+) -> JSONResponse:
+    answer = await service.create(session, resource_type, body, if_none_exist)
+    assert answer.record_id is not None
+    resource = await service.render(session, resource_type, answer.record_id)
+    headers = {"Location": f"{PREFIX}/{answer.location}"}
+    if answer.status == 200:
+        headers[REPLAYED_HEADER] = "true"
+    return _fhir(resource, answer.status, headers)
+
+
+_CREATED: dict[int | str, dict[str, Any]] = {
+    201: {"description": "Created", **_RESOURCE},
+    200: {"description": "Already there (conditional create)", **_RESOURCE},
+}
+
+
+@write.post(
+    "/Observation",
+    status_code=201,
+    summary="Record an Observation: pain (LOINC 72514-3 ...), performance status, ODI",
+    dependencies=[Depends(json_body_only)],
+    response_class=JSONResponse,
+    responses={**_CREATED, **ERRORS},
+)
+async def post_observation(
+    body: ObservationBody, session: SessionDep, if_none_exist: IfNoneExist = None
+) -> JSONResponse:
+    return await _create("Observation", body, session, if_none_exist)
+
+
+@write.post(
+    "/Procedure",
+    status_code=201,
+    summary="Record a Procedure (CPT 22510-22515, 20983) with its vertebrae (SNOMED CT bodySite)",
+    dependencies=[Depends(json_body_only)],
+    response_class=JSONResponse,
+    responses={**_CREATED, **ERRORS},
+)
+async def post_procedure(
+    body: ProcedureBody, session: SessionDep, if_none_exist: IfNoneExist = None
+) -> JSONResponse:
+    return await _create("Procedure", body, session, if_none_exist)
+
+
+@write.post(
+    "/Patient",
+    status_code=201,
+    summary="Register a Patient by identifier",
+    dependencies=[Depends(json_body_only)],
+    response_class=JSONResponse,
+    responses={**_CREATED, **ERRORS},
+)
+async def post_patient(
+    body: PatientBody, session: SessionDep, if_none_exist: IfNoneExist = None
+) -> JSONResponse:
+    return await _create("Patient", body, session, if_none_exist)
+
+
+@read.get(
+    "/Patient/{patient_id}/$everything",
+    summary="The patient's case as a transaction Bundle that POST /fhir/r4/Bundle accepts back",
+    response_class=JSONResponse,
+    responses={200: _RESOURCE, **ERRORS},
+)
+async def everything(patient_id: uuid.UUID, session: SessionDep) -> JSONResponse:
+    return _fhir(await outbound.everything(session, patient_id))
+
+
+@read.get(
+    "/{resource_type}/{record_id}",
+    summary="Read a Patient, Procedure or Observation",
+    response_class=JSONResponse,
+    responses={200: _RESOURCE, **ERRORS},
+)
+async def read_resource(
+    resource_type: Literal["Patient", "Procedure", "Observation"],
+    record_id: uuid.UUID,
+    session: SessionDep,
+) -> JSONResponse:
+    return _fhir(await service.render(session, resource_type, record_id))

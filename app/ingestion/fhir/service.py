@@ -1,0 +1,280 @@
+"""The FHIR door: single creates (conditional with If-None-Exist) and batch / transaction
+Bundles, through the same event pipeline as POST /api/v1/events."""
+
+import uuid
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+from fhir.resources.R4B.bundle import Bundle
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from app.config import get_settings
+from app.errors import DomainError, FieldIssue
+from app.ingestion import service as pipeline
+from app.ingestion.context import Context
+from app.ingestion.fhir import inbound, outbound
+from app.ingestion.fhir.codes import FOLLOW_UP_SYSTEM
+from app.ingestion.fhir.inbound import Envelope, FhirError, References
+from app.ingestion.fhir.outcome import fhir_path, outcome_of
+from app.ingestion.mappers import Incoming
+from app.ingestion.schemas import EventResult
+from app.models import FollowUpEvent, Procedure
+
+RESOURCE_TYPES = ("Patient", "Procedure", "Observation")
+ID_OF = {"Patient": "patient_id", "Procedure": "procedure_id", "Observation": "follow_up_id"}
+
+
+@dataclass
+class Answer:
+    status: int
+    resource_type: str
+    record_id: uuid.UUID | None = None
+    outcome: dict[str, Any] | None = None
+
+    @property
+    def location(self) -> str | None:
+        return f"{self.resource_type}/{self.record_id}" if self.record_id else None
+
+
+class TransactionFailed(DomainError):
+    def __init__(self, errors: list[FieldIssue]) -> None:
+        super().__init__(
+            f"The transaction was not applied: {len(errors)} entr"
+            f"{'y was' if len(errors) == 1 else 'ies were'} refused.",
+            "transaction-failed",
+            422,
+            tuple(errors),
+        )
+
+
+def _in_fhir_terms(exc: DomainError, resource_type: str, where: str) -> DomainError:
+    """Event field names -> FHIRPath; FhirError already speaks FHIR."""
+    if isinstance(exc, FhirError):
+        return exc
+    err = exc  # the pipeline already names the event's fields
+    errors = tuple(
+        FieldIssue(fhir_path(resource_type, where, e.field), e.message) for e in err.errors
+    )
+    return DomainError(err.detail, err.code, err.status, errors or (FieldIssue(where, err.detail),))
+
+
+async def _existing(
+    ctx: Context, resource_type: str, condition: tuple[str, str] | None
+) -> uuid.UUID | None:
+    """Conditional create: the record this identifier already names, if any."""
+    if condition is None:
+        return None
+    if resource_type == "Patient":
+        await ctx.load_patients([condition])
+        found = ctx.patients.get(condition)
+        return found.id if found else None
+    if resource_type == "Procedure":
+        procedure = await ctx.procedure(condition)
+        return procedure.id if procedure else None
+    if condition[0] == FOLLOW_UP_SYSTEM:
+        try:
+            follow_up_id = uuid.UUID(condition[1])
+        except ValueError:
+            return None
+        return await ctx.session.scalar(
+            select(FollowUpEvent.id).where(FollowUpEvent.id == follow_up_id)
+        )
+    return None  # otherwise the event log's key makes the create idempotent
+
+
+def _record_id(resource_type: str, results: list[EventResult]) -> uuid.UUID | None:
+    ids = results[0].ids
+    value = getattr(ids, ID_OF[resource_type], None) if ids else None
+    return value if isinstance(value, uuid.UUID) else None
+
+
+def _answer(resource_type: str, results: list[EventResult], where: str) -> Answer:
+    rejected = [r for r in results if r.status == "rejected" and r.problem]
+    if rejected:
+        p = rejected[0].problem
+        assert p is not None
+        issues = [
+            FieldIssue(fhir_path(resource_type, where, e.field), e.message) for e in p.errors or []
+        ]
+        code = p.type.rsplit(":", 1)[-1]
+        return Answer(
+            p.status,
+            resource_type,
+            outcome=outcome_of(p.status, code, p.detail, issues or [FieldIssue(where, p.detail)]),
+        )
+    created = any(r.status == "created" for r in results)
+    return Answer(201 if created else 200, resource_type, _record_id(resource_type, results))
+
+
+async def create(
+    session: AsyncSession, resource_type: str, body: dict[str, Any], if_none_exist: str | None
+) -> Answer:
+    """POST /fhir/r4/{type}; raises DomainError (FHIR terms) when refused."""
+    if body.get("resourceType") != resource_type:
+        raise FhirError(400, "invalid", f"The body must be a {resource_type}.", resource_type)
+    resource = inbound.validate(body, resource_type)
+    condition = inbound.parse_condition(if_none_exist, "If-None-Exist")
+    ctx = Context(session)
+    found = await _existing(ctx, resource_type, condition)
+    if found is not None:
+        return Answer(200, resource_type, found)
+    env = Envelope(get_settings().fhir_source, inbound.event_id(resource_type, condition), body)
+    events = inbound.to_events(resource, env, References(), None, resource_type)
+    try:
+        results = await pipeline.process(session, list(events), isolate=False)
+    except DomainError as exc:
+        raise _in_fhir_terms(exc, resource_type, resource_type) from None
+    return _answer(resource_type, results, resource_type)
+
+
+async def bundle(session: AsyncSession, body: dict[str, Any]) -> dict[str, Any]:
+    """POST /fhir/r4 (Bundle): batch (each entry on its own) or transaction (all or nothing)."""
+    if body.get("resourceType") != "Bundle":
+        raise FhirError(400, "invalid", "The body must be a Bundle.", "Bundle")
+    try:
+        parsed = Bundle.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        path = ".".join(str(p) for p in first.get("loc", ()))
+        raise FhirError(
+            422, "invalid", f"Invalid Bundle: {first.get('msg')}", f"Bundle.{path}"
+        ) from None
+    if parsed.type not in ("batch", "transaction"):
+        raise FhirError(
+            422, "not-supported", "Send a Bundle of type batch or transaction.", "Bundle.type"
+        )
+    transaction = parsed.type == "transaction"
+    entries = parsed.entry or []
+    resources: list[tuple[str | None, BaseModel]] = [
+        (str(e.fullUrl) if e.fullUrl else None, e.resource)
+        for e in entries
+        if e.resource is not None
+    ]
+    refs = inbound.references(resources, "Bundle.entry")
+    source = get_settings().fhir_source
+    ctx = Context(session)
+    answers: dict[int, Answer] = {}
+    items: list[Incoming | DomainError] = []
+    owner: list[int] = []  # entry index of each item
+    for i, entry in enumerate(entries):
+        where = f"Bundle.entry[{i}].resource"
+        resource = entry.resource
+        resource_type = resource.get_resource_type() if resource is not None else "?"
+        try:
+            if resource is None or entry.request is None:
+                raise FhirError(
+                    422,
+                    "required",
+                    "Each entry needs a resource and a request.",
+                    f"Bundle.entry[{i}]",
+                )
+            if (
+                entry.request.method != "POST"
+                or str(entry.request.url).split("?")[0] != resource_type
+            ):
+                raise FhirError(
+                    422,
+                    "not-supported",
+                    f"Only POST {resource_type} (create) is supported.",
+                    f"Bundle.entry[{i}].request",
+                )
+            if resource_type not in RESOURCE_TYPES:
+                raise FhirError(
+                    422,
+                    "not-supported",
+                    f"{resource_type} is not accepted; send Patient, Procedure or Observation.",
+                    where,
+                )
+            condition = inbound.parse_condition(
+                entry.request.ifNoneExist, f"Bundle.entry[{i}].request.ifNoneExist"
+            )
+            found = await _existing(ctx, resource_type, condition)
+            if found is not None:
+                answers[i] = Answer(200, resource_type, found)
+                continue
+            env = Envelope(
+                source,
+                inbound.event_id(resource_type, condition),
+                resource.model_dump(mode="json", by_alias=True, exclude_none=True),
+            )
+            full_url = str(entry.fullUrl) if entry.fullUrl else None
+            for ev in inbound.to_events(resource, env, refs, full_url, where):
+                items.append(ev)
+                owner.append(i)
+        except DomainError as exc:
+            err = _in_fhir_terms(exc, resource_type, where)
+            answers[i] = Answer(
+                err.status,
+                resource_type,
+                outcome=outcome_of(err.status, err.code, err.detail, err.errors),
+            )
+    results = await pipeline.process(session, items, isolate=True) if items else []
+    per_entry: dict[int, list[EventResult]] = {}
+    for index, result in zip(owner, results, strict=True):
+        per_entry.setdefault(index, []).append(result)
+    for i, entry_results in per_entry.items():
+        resource = entries[i].resource
+        assert resource is not None
+        answers[i] = _answer(
+            resource.get_resource_type(), entry_results, f"Bundle.entry[{i}].resource"
+        )
+    failed = [a for i, a in sorted(answers.items()) if a.status >= 400]
+    if transaction and failed:
+        errors = [
+            FieldIssue(expr, issue["details"]["text"])
+            for a in failed
+            for issue in (a.outcome or {}).get("issue", [])
+            for expr in issue.get("expression", ["Bundle"])
+        ]
+        raise TransactionFailed(errors)
+    return {
+        "resourceType": "Bundle",
+        "type": "transaction-response" if transaction else "batch-response",
+        "entry": [_response_entry(answers[i]) for i in range(len(entries))],
+    }
+
+
+def _response_entry(answer: Answer) -> dict[str, Any]:
+    response: dict[str, Any] = {"status": f"{answer.status} {HTTPStatus(answer.status).phrase}"}
+    if answer.location:
+        response["location"] = answer.location
+    if answer.outcome:
+        response["outcome"] = answer.outcome
+    return {"response": response}
+
+
+async def render(session: AsyncSession, resource_type: str, record_id: uuid.UUID) -> dict[str, Any]:
+    """The registry's record as a FHIR resource (404 when absent)."""
+    if resource_type == "Patient":
+        patient = await outbound.load_patient(session, record_id)
+        died = await session.scalar(
+            select(FollowUpEvent).where(
+                FollowUpEvent.patient_id == record_id, FollowUpEvent.kind == "death"
+            )
+        )
+        return outbound.render_patient(patient, died)
+    if resource_type == "Procedure":
+        procedure = await session.scalar(
+            select(Procedure)
+            .where(Procedure.id == record_id)
+            .options(selectinload(Procedure.levels))
+        )
+        if procedure is None:
+            raise FhirNotFound(resource_type, record_id)
+        return outbound.render_procedure(
+            procedure, {"reference": f"Patient/{procedure.patient_id}"}
+        )
+    event = await session.get(FollowUpEvent, record_id)
+    if event is None or event.kind not in outbound.OBSERVED_KINDS or event.scale is None:
+        raise FhirNotFound(resource_type, record_id)
+    part_of = {"reference": f"Procedure/{event.procedure_id}"} if event.procedure_id else None
+    return outbound.render_observation(event, {"reference": f"Patient/{event.patient_id}"}, part_of)
+
+
+class FhirNotFound(DomainError):
+    def __init__(self, resource_type: str, record_id: uuid.UUID) -> None:
+        super().__init__(f"{resource_type} {record_id} does not exist.", "not-found", 404)

@@ -1,0 +1,510 @@
+"""Events as hospital integration engines send them: an envelope plus type-specific `data`.
+
+The `data` models carry the same fields, types and bounds as the REST request models they map
+onto (a test compares their JSON schemas), and every event is then validated again through the
+REST model and the REST service, so an event is refused exactly when the API would refuse it.
+"""
+
+import uuid
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation, model_validator
+
+from app.common.schemas import InputModel, PastDate, PastDatetime
+from app.errors import Problem
+from app.models.enums import (
+    Anesthesia,
+    ComplicationKind,
+    DoseUnit,
+    Guidance,
+    ImagingModality,
+    Indication,
+    MedicationStatus,
+    PainScale,
+    PainSite,
+    PerformanceScale,
+    ProcedureKind,
+    Route,
+    Sir2017,
+    SirClassic,
+)
+from app.patients.schemas import IdentifierIn, PatientFields
+from app.procedures.schemas import LevelIn, WorkUp
+
+ProcedureRef = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=200,
+        description="The sending system's own reference of the procedure (e.g. its order or "
+        "case number). A follow-up may name a procedure that has not arrived yet: it is "
+        "linked when the procedure arrives.",
+        examples=["OR-2019-0212-07"],
+    ),
+]
+Note = Annotated[str | None, Field(None, max_length=4000)]
+
+
+class PatientRef(InputModel):
+    """The patient as the sender identifies them. An unknown identifier creates the patient."""
+
+    system: str = Field(min_length=1, max_length=200, examples=["urn:example:bcch:mrn"])
+    value: str = Field(min_length=1, max_length=200, examples=["MRN-0042"])
+
+
+class Envelope(InputModel):
+    source: str = Field(
+        min_length=1,
+        max_length=120,
+        description="The sending system; `event_id` is unique within it.",
+        examples=["urn:example:bcch:epic"],
+    )
+    event_id: str = Field(
+        min_length=1,
+        max_length=200,
+        description="The idempotency key within `source`: the same event sent again is "
+        "answered with the original result and changes nothing.",
+        examples=["evt-000123"],
+    )
+    occurred_at: PastDatetime = Field(
+        description="When it happened (timezone required). Derived values use this, never "
+        "the arrival order."
+    )
+    patient: PatientRef
+
+
+# --- data, one model per type ---------------------------------------------------------------
+class PatientData(PatientFields):
+    """Demographics and diagnosis; `identifiers` adds identifiers besides the envelope's."""
+
+    identifiers: list[IdentifierIn] = Field(default_factory=list, max_length=20)
+
+
+class ProcedureData(InputModel):
+    procedure_ref: ProcedureRef
+    kind: ProcedureKind
+    indication: Indication | None = None
+    anesthesia: Anesthesia | None = None
+    guidance: Guidance | None = None
+    operator: str | None = Field(None, max_length=120)
+    duration_min: int | None = Field(None, ge=1, le=720)
+    tumour_board_reviewed: bool | None = None
+    tumour_board_date: PastDate | None = None
+    work_up: WorkUp = Field(default_factory=WorkUp)
+    radiation_dose_cgy: float | None = Field(None, gt=0, le=10000)
+    radiation_fractions: int | None = Field(None, ge=1, le=60)
+    notes: str | None = Field(None, max_length=4000)
+    levels: list[LevelIn] = Field(default_factory=list, max_length=30)
+
+
+class FollowUpData(InputModel):
+    procedure_ref: ProcedureRef | None = None
+    note: Note = None
+
+
+class PainData(FollowUpData):
+    scale: PainScale = PainScale.nrs11
+    value: float = Field(
+        description="As given on the scale: 0-10, VAS 0-100 mm, FPS-R and Wong-Baker even steps."
+    )
+    site: PainSite = Field(PainSite.back, description="back (axial), leg (radicular) or other.")
+
+
+class MedicationData(FollowUpData):
+    drug: str = Field(min_length=1, max_length=60, examples=["morphine"])
+    dose: float | None = Field(None, ge=0, le=100000)
+    dose_unit: DoseUnit | None = None
+    route: Route | None = None
+    doses_per_day: float | None = Field(
+        None, gt=0, le=48, description="For intermittent dosing; omit for mg/h or mcg/h."
+    )
+    status: MedicationStatus = MedicationStatus.active
+    weight_kg: float | None = Field(None, gt=0, le=300, description="For OME mg/kg/day.")
+    is_opioid: bool | None = Field(
+        None, description="Only for drugs outside the OME factor table; known drugs are classed."
+    )
+
+
+class PerformanceData(FollowUpData):
+    scale: PerformanceScale = Field(description="Lansky under 16 years, Karnofsky from 16.")
+    value: int = Field(description="0-100 in steps of 10.")
+
+
+class FunctionData(FollowUpData):
+    scale: Literal["odi"] = "odi"
+    value: float = Field(ge=0, le=100, description="Oswestry Disability Index, 0-100.")
+
+
+class ImagingData(FollowUpData):
+    modality: ImagingModality
+    finding: str | None = Field(None, max_length=4000)
+
+
+class ProgressionData(FollowUpData):
+    finding: str | None = Field(None, max_length=4000, description="Where the disease progressed.")
+
+
+class DeathData(InputModel):
+    note: Note = None
+
+
+class ComplicationData(InputModel):
+    procedure_ref: ProcedureRef = Field(
+        description="The procedure it complicates; if it has not arrived yet, the complication "
+        "is kept pending and recorded when it arrives."
+    )
+    level: str | None = Field(
+        None, min_length=2, max_length=3, description="The treated level it concerns, e.g. T7."
+    )
+    kind: ComplicationKind
+    onset_at: PastDatetime | None = None
+    symptomatic: bool
+    sir_classic: SirClassic | None = Field(None, description="SIR classic grade A-F.")
+    sir_2017: Sir2017 | None = Field(None, description="SIR 2017 adverse-event severity.")
+    cirse_grade: int | None = Field(None, ge=1, le=6, description="CIRSE grade 1-6.")
+    cirse_version: str | None = Field(
+        None, max_length=16, description="CIRSE classification version; defaults to 2017."
+    )
+    description: str | None = Field(None, max_length=4000)
+
+
+LOCAL_INTERVENTIONS = frozenset(
+    {"radiotherapy", "cryoablation", "surgery", "radiofrequency_ablation"}
+)
+Intervention = Literal[
+    "radiotherapy",
+    "chemotherapy",
+    "cryoablation",
+    "surgery",
+    "radiofrequency_ablation",
+    "immunotherapy",
+    "other",
+]
+
+
+class InterventionData(InputModel):
+    """A local intervention with `levels` becomes a procedure of that kind; anything else
+    (systemic therapy, or a course given without levels) a follow-up `treatment` event."""
+
+    intervention: Intervention
+    procedure_ref: ProcedureRef | None = None
+    levels: list[LevelIn] = Field(default_factory=list, max_length=30)
+    indication: Indication | None = None
+    operator: str | None = Field(None, max_length=120)
+    duration_min: int | None = Field(None, ge=1, le=720)
+    radiation_dose_cgy: float | None = Field(None, gt=0, le=10000)
+    radiation_fractions: int | None = Field(None, ge=1, le=60)
+    description: str | None = Field(None, max_length=4000)
+
+    @model_validator(mode="after")
+    def _local_or_systemic(self) -> Self:
+        if self.levels and self.intervention not in LOCAL_INTERVENTIONS:
+            raise ValueError(f"{self.intervention} is systemic: it has no vertebral levels")
+        if self.intervention != "radiotherapy" and (
+            self.radiation_dose_cgy is not None or self.radiation_fractions is not None
+        ):
+            raise ValueError("radiation_dose_cgy and radiation_fractions are for radiotherapy")
+        return self
+
+
+class RetractionData(InputModel):
+    event_id: str = Field(
+        min_length=1,
+        max_length=200,
+        description="The `event_id` (same source) of the event to undo.",
+        examples=["evt-000120"],
+    )
+    reason: str | None = Field(None, max_length=4000)
+
+
+# --- the event types ------------------------------------------------------------------------
+EXAMPLE: dict[str, Any] = {
+    "source": "urn:example:bcch:epic",
+    "event_id": "evt-000123",
+    "occurred_at": "2019-02-19T10:00:00Z",
+    "patient": {"system": "urn:example:bcch:mrn", "value": "MRN-0042"},
+}
+
+
+def _example(type_: str, data: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": [{**EXAMPLE, "type": type_, "data": data}]})
+
+
+class PatientRegistered(Envelope):
+    """Creates the patient, or (when an earlier event created them) sets what it carries."""
+
+    type: Literal["patient.registered"]
+    data: PatientData = Field(default_factory=PatientData)
+
+    model_config = _example(
+        "patient.registered",
+        {"birth_date": "2005-03-14", "sex": "female", "histology": "alveolar rhabdomyosarcoma"},
+    )
+
+
+class ProcedurePerformed(Envelope):
+    """A procedure session with its levels and work-up; `occurred_at` is when it was done."""
+
+    type: Literal["procedure.performed"]
+    data: ProcedureData
+
+    model_config = _example(
+        "procedure.performed",
+        {
+            "procedure_ref": "OR-2019-0212-07",
+            "kind": "vertebroplasty",
+            "indication": "pain_palliation",
+            "anesthesia": "general",
+            "guidance": "biplanar_fluoroscopy",
+            "work_up": {"consent_obtained": True, "platelet_count": 180, "inr": 1.1},
+            "levels": [
+                {"level": "T7", "approach": "costotransverse", "needle_gauge": 13},
+                {"level": "T12", "approach": "costotransverse", "needle_gauge": 13},
+            ],
+        },
+    )
+
+
+class PainScored(Envelope):
+    type: Literal["pain.scored"]
+    data: PainData
+
+    model_config = _example(
+        "pain.scored", {"scale": "nrs11", "value": 5, "site": "back", "procedure_ref": "OR-7"}
+    )
+
+
+class MedicationRecorded(Envelope):
+    type: Literal["medication.recorded"]
+    data: MedicationData
+
+    model_config = _example(
+        "medication.recorded",
+        {"drug": "morphine", "dose": 10, "dose_unit": "mg", "route": "oral", "doses_per_day": 2},
+    )
+
+
+class PerformanceScored(Envelope):
+    type: Literal["performance.scored"]
+    data: PerformanceData
+
+    model_config = _example("performance.scored", {"scale": "lansky", "value": 70})
+
+
+class FunctionScored(Envelope):
+    type: Literal["function.scored"]
+    data: FunctionData
+
+    model_config = _example("function.scored", {"scale": "odi", "value": 28})
+
+
+class ImagingPerformed(Envelope):
+    type: Literal["imaging.performed"]
+    data: ImagingData
+
+    model_config = _example("imaging.performed", {"modality": "mri", "finding": "stable"})
+
+
+class ProgressionRecorded(Envelope):
+    type: Literal["progression.recorded"]
+    data: ProgressionData
+
+    model_config = _example("progression.recorded", {"finding": "pelvis"})
+
+
+class ComplicationReported(Envelope):
+    type: Literal["complication.reported"]
+    data: ComplicationData
+
+    model_config = _example(
+        "complication.reported",
+        {
+            "procedure_ref": "OR-2019-0212-07",
+            "level": "T7",
+            "kind": "cement_leakage",
+            "symptomatic": False,
+            "sir_classic": "A",
+        },
+    )
+
+
+class InterventionRecorded(Envelope):
+    type: Literal["intervention.recorded"]
+    data: InterventionData
+
+    model_config = _example(
+        "intervention.recorded",
+        {
+            "intervention": "radiotherapy",
+            "procedure_ref": "RT-2019-33",
+            "levels": [{"level": "T5"}, {"level": "T6"}],
+            "radiation_dose_cgy": 2000,
+            "radiation_fractions": 4,
+        },
+    )
+
+
+class PatientDeceased(Envelope):
+    type: Literal["patient.deceased"]
+    data: DeathData = Field(default_factory=DeathData)
+
+    model_config = _example("patient.deceased", {"note": "pulmonary metastatic disease"})
+
+
+class EventRetracted(Envelope):
+    """Undoes an earlier event of the same source (see the README for what each type undoes)."""
+
+    type: Literal["event.retracted"]
+    data: RetractionData
+
+    model_config = _example("event.retracted", {"event_id": "evt-000120", "reason": "wrong MRN"})
+
+
+Event = Annotated[
+    PatientRegistered
+    | ProcedurePerformed
+    | PainScored
+    | MedicationRecorded
+    | PerformanceScored
+    | FunctionScored
+    | ImagingPerformed
+    | ProgressionRecorded
+    | ComplicationReported
+    | InterventionRecorded
+    | PatientDeceased
+    | EventRetracted,
+    Field(discriminator="type"),
+]
+EVENT_TYPES: tuple[str, ...] = (
+    "patient.registered",
+    "procedure.performed",
+    "pain.scored",
+    "medication.recorded",
+    "performance.scored",
+    "function.scored",
+    "imaging.performed",
+    "progression.recorded",
+    "complication.reported",
+    "intervention.recorded",
+    "patient.deceased",
+    "event.retracted",
+)
+
+
+class EventBatch(InputModel):
+    events: list[Event] = Field(
+        min_length=1,
+        description="Up to INGEST_BATCH_MAX_EVENTS (default 1000) events; each is accepted or "
+        "refused on its own.",
+    )
+
+
+# The request body as documented. It is validated event by event in the service, so one bad
+# event in a batch does not refuse the others (hence SkipValidation here).
+EventsBody = SkipValidation[Event | EventBatch]
+
+
+# --- results --------------------------------------------------------------------------------
+ItemStatus = Literal["created", "replayed", "rejected"]
+EventStatus = Literal["applied", "pending", "retracted", "failed"]
+
+
+class EventIds(BaseModel):
+    """What the event produced (absent when it produced nothing of that kind)."""
+
+    patient_id: uuid.UUID | None = None
+    procedure_id: uuid.UUID | None = None
+    level_ids: list[uuid.UUID] | None = None
+    follow_up_id: uuid.UUID | None = None
+    complication_id: uuid.UUID | None = None
+    retracted_event_id: str | None = None
+
+
+class EventResult(BaseModel):
+    index: int | None = Field(None, description="The event's position in the batch.")
+    source: str | None = None
+    event_id: str | None = None
+    type: str | None = None
+    status: ItemStatus = Field(
+        description="created: accepted now; replayed: this (source, event_id) was accepted "
+        "before with the same payload, and this is that result; rejected: nothing was stored."
+    )
+    event_status: EventStatus | None = Field(
+        None,
+        description="applied; pending (a complication waiting for its procedure); retracted; "
+        "failed (a pending complication that could not be applied when its procedure came).",
+    )
+    ids: EventIds | None = None
+    problem: Problem | None = Field(None, description="Why the event was rejected.")
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "source": "urn:example:bcch:epic",
+                    "event_id": "evt-000123",
+                    "type": "pain.scored",
+                    "status": "created",
+                    "event_status": "applied",
+                    "ids": {
+                        "patient_id": "0195f3a4-6a8e-7c1e-9d7b-2f4f5b6c7d8e",
+                        "follow_up_id": "0195f3a4-7000-7c1e-9d7b-2f4f5b6c7d8f",
+                    },
+                }
+            ]
+        }
+    }
+
+
+class BatchResult(BaseModel):
+    created: int
+    replayed: int
+    rejected: int
+    results: list[EventResult] = Field(description="One per event, in the order sent.")
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "created": 1,
+                    "replayed": 1,
+                    "rejected": 1,
+                    "results": [
+                        {
+                            "index": 0,
+                            "source": "urn:example:bcch:epic",
+                            "event_id": "evt-000123",
+                            "type": "pain.scored",
+                            "status": "created",
+                            "event_status": "applied",
+                            "ids": {"follow_up_id": "0195f3a4-7000-7c1e-9d7b-2f4f5b6c7d8f"},
+                        },
+                        {
+                            "index": 1,
+                            "source": "urn:example:bcch:epic",
+                            "event_id": "evt-000122",
+                            "type": "pain.scored",
+                            "status": "replayed",
+                            "event_status": "applied",
+                            "ids": {"follow_up_id": "0195f3a4-6fff-7c1e-9d7b-2f4f5b6c7d8a"},
+                        },
+                        {
+                            "index": 2,
+                            "source": "urn:example:bcch:epic",
+                            "event_id": "evt-000124",
+                            "status": "rejected",
+                            "problem": {
+                                "type": "urn:vertebro:problem:score-out-of-range",
+                                "title": "Unprocessable Entity",
+                                "status": 422,
+                                "detail": "nrs11 is 0-10; got 11.",
+                                "errors": [
+                                    {"field": "data.value", "message": "nrs11 is 0-10; got 11."}
+                                ],
+                            },
+                        },
+                    ],
+                }
+            ]
+        }
+    }

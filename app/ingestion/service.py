@@ -1,0 +1,474 @@
+"""Event ingestion: every event exactly once, batched, in the request's one transaction.
+
+1. Each event is validated on its own (a bad event in a batch refuses only itself).
+2. The events are *claimed* in the event log: one INSERT .. ON CONFLICT (source, event_id) DO
+   NOTHING for the whole request, in key order (so overlapping batches never deadlock). A key
+   already there is a replay (same payload hash: the original result) or a conflict (409).
+   Concurrent identical requests serialise on that unique key: PostgreSQL makes the second
+   INSERT wait for the first transaction and then skip; the second then reads the winner.
+3. The patients named are found, or created from their identifier (in sorted order).
+4. The effects are applied through the REST services: all in one savepoint, and if one event
+   is refused, again one savepoint per event, so the valid ones are kept.
+5. The log rows get their status and the ids produced; claims of refused events are removed.
+"""
+
+import hashlib
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from pydantic import ValidationError
+from sqlalchemy import Table, bindparam, delete, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.config import get_settings
+from app.errors import Conflict, DomainError, FieldIssue, problem, validation_issues
+from app.ingestion import effects, mappers
+from app.ingestion.context import Applied, Context, Work
+from app.ingestion.mappers import Incoming, InvalidEvent
+from app.ingestion.schemas import BatchResult, EventIds, EventResult
+from app.models import EventLog, Patient, Procedure
+from app.models.base import new_id, utcnow
+from app.triggers.service import evaluate_patient
+
+TRIGGER_ATTEMPTS = 3
+_LOG_COLUMNS = (
+    "status", "result", "patient_id", "record_id", "awaiting_procedure", "retracted_by",
+    "problem", "updated_at",
+)  # fmt: skip
+
+
+class BatchTooLarge(DomainError):
+    def __init__(self, count: int, limit: int) -> None:
+        message = f"A batch holds at most {limit} events; this one has {count}. Split it."
+        super().__init__(message, "batch-too-large", 413, (FieldIssue("events", message),))
+
+
+class EventConflict(Conflict):
+    def __init__(self, source: str, event_id: str) -> None:
+        super().__init__(
+            f"Event {event_id!r} of {source} was accepted before with a different payload; "
+            "nothing was changed. Retract it and send the correction with a new event_id.",
+            "event-conflict",
+        )
+
+
+@dataclass
+class Single:
+    result: EventResult
+
+
+@dataclass
+class Batch:
+    result: BatchResult
+
+
+async def ingest(session: AsyncSession, body: object) -> Single | Batch:
+    """POST /events: one event, or {"events": [...]}."""
+    if isinstance(body, dict) and "events" in body:
+        events = body["events"]
+        if set(body) != {"events"} or not isinstance(events, list) or not events:
+            raise InvalidEvent(
+                "A batch is an object with one member, `events`: a non-empty list of events.",
+                [FieldIssue("events", "expected a non-empty list, and nothing beside it")],
+            )
+        limit = get_settings().ingest_batch_max_events
+        if len(events) > limit:
+            raise BatchTooLarge(len(events), limit)
+        items: list[Incoming | DomainError] = [_parse(raw) for raw in events]
+        results = await process(session, items, isolate=True)
+        return Batch(summarise(results))
+    incoming = mappers.parse_event(body)
+    (result,) = await process(session, [incoming], isolate=False)
+    return Single(result)
+
+
+def _parse(raw: object) -> Incoming | DomainError:
+    try:
+        return mappers.parse_event(raw)
+    except DomainError as exc:
+        return exc
+
+
+def summarise(results: Sequence[EventResult]) -> BatchResult:
+    counts = {"created": 0, "replayed": 0, "rejected": 0}
+    for r in results:
+        counts[r.status] += 1
+    return BatchResult(**counts, results=list(results))
+
+
+async def process(
+    session: AsyncSession, items: Sequence[Incoming | DomainError], *, isolate: bool
+) -> list[EventResult]:
+    """Log and apply events. `isolate`: refuse events one by one (a batch); otherwise the
+    first refusal is raised and the caller's transaction rolls back (a single event)."""
+    ctx = Context(session)
+    results: dict[int, EventResult] = {}
+    works: list[Work] = []
+    primaries: dict[tuple[str, str], Work] = {}
+    repeats: list[tuple[int, Incoming, Work]] = []
+    for index, item in enumerate(items):
+        if isinstance(item, DomainError):
+            results[index] = _rejected(index, None, item)
+        elif item.key in primaries:
+            repeats.append((index, item, primaries[item.key]))
+        else:
+            work = Work(index, item, new_id())
+            primaries[item.key] = work
+            works.append(work)
+
+    claimed_ids = await _claim(session, sorted(works, key=lambda w: w.ev.key))
+    for work in works:
+        work.claimed = work.log_id in claimed_ids
+    await _answer_unclaimed(ctx, [w for w in works if not w.claimed], results, isolate)
+    claimed = [w for w in works if w.claimed]
+    ctx.works = {w.ev.key: w for w in claimed}
+    problems: dict[int, DomainError] = {}
+    if claimed:
+        await _lock_procedure_keys(session, claimed)
+        await ctx.ensure_patients(w.ev.patient for w in claimed if _needs_patient(w))
+        await ctx.load_procedures(w.ev.procedure_key for w in claimed if w.ev.procedure_key)
+        await _apply_all(ctx, claimed, problems, isolate)
+        await _evaluate_triggers(ctx)
+        await _write_log(ctx, claimed)
+        await _drop_unused_patients(ctx, claimed)
+    for work in claimed:
+        error = problems.get(work.index)
+        results[work.index] = _rejected(work.index, work.ev, error) if error else _created(work)
+    for index, ev, primary in repeats:
+        first = results[primary.index]
+        if ev.fingerprint != primary.ev.fingerprint:
+            results[index] = _rejected(index, ev, EventConflict(ev.source, ev.event_id))
+        elif first.status == "rejected":
+            results[index] = first.model_copy(update={"index": index})
+        else:
+            results[index] = first.model_copy(update={"index": index, "status": "replayed"})
+    return [results[i] for i in range(len(items))]
+
+
+# --- claiming --------------------------------------------------------------------------------
+def _insert(session: AsyncSession) -> Any:
+    name = session.get_bind().dialect.name
+    return (pg_insert if name == "postgresql" else sqlite_insert)(EventLog)
+
+
+async def _claim(session: AsyncSession, works: Sequence[Work]) -> set[uuid.UUID]:
+    if not works:
+        return set()
+    now = utcnow()
+    rows = [
+        {
+            "id": w.log_id,
+            "source": w.ev.source,
+            "event_id": w.ev.event_id,
+            "type": w.ev.type,
+            "occurred_at": w.ev.occurred_at,
+            "received_at": now,
+            "updated_at": now,
+            "payload": w.ev.payload,
+            "payload_hash": w.ev.fingerprint,
+            "status": "applied",
+            "result": {},
+            "procedure_system": w.ev.procedure_key[0] if w.ev.procedure_key else None,
+            "procedure_ref": w.ev.procedure_key[1] if w.ev.procedure_key else None,
+            "awaiting_procedure": False,
+        }
+        for w in works
+    ]
+    stmt = (
+        _insert(session)
+        .on_conflict_do_nothing(index_elements=["source", "event_id"])
+        .returning(EventLog.id)
+    )
+    claimed: set[uuid.UUID] = set()
+    for chunk in range(0, len(rows), 500):  # bounded statement size, same (sorted) order
+        result = await session.execute(stmt.values(rows[chunk : chunk + 500]))
+        claimed.update(result.scalars())
+    return claimed
+
+
+async def _stored(session: AsyncSession, keys: Iterable[tuple[str, str]]) -> dict[Any, EventLog]:
+    by_source: dict[str, set[str]] = defaultdict(set)
+    for source, event_id in keys:
+        by_source[source].add(event_id)
+    found: dict[Any, EventLog] = {}
+    for source, event_ids in by_source.items():
+        rows = await session.scalars(
+            select(EventLog)
+            .where(EventLog.source == source, EventLog.event_id.in_(event_ids))
+            .execution_options(populate_existing=True)
+        )
+        found.update({(r.source, r.event_id): r for r in rows})
+    return found
+
+
+async def _answer_unclaimed(
+    ctx: Context, works: Sequence[Work], results: dict[int, EventResult], isolate: bool
+) -> None:
+    """Events whose key was already in the log: replays, conflicts, or events that a
+    retraction reached first (a placeholder, which the event now fills in, unapplied)."""
+    if not works:
+        return
+    stored = await _stored(ctx.session, (w.ev.key for w in works))
+    for work in works:
+        ev = work.ev
+        row = stored.get(ev.key)
+        if row is None:  # the earlier holder of the key was rolled back meanwhile
+            raise Conflict("A concurrent request holds this event; retry.", "retry")
+        if row.payload_hash is None and await _fill_placeholder(ctx.session, row, ev):
+            work.claimed, work.log_id = True, row.id
+            work.placeholder_of = work.retract_before_apply = row.retracted_by or ""
+            continue
+        if row.payload_hash == ev.fingerprint:
+            results[work.index] = _replayed(work.index, row)
+        elif not isolate:
+            raise EventConflict(ev.source, ev.event_id)
+        else:
+            results[work.index] = _rejected(work.index, ev, EventConflict(ev.source, ev.event_id))
+
+
+async def _fill_placeholder(session: AsyncSession, row: EventLog, ev: Incoming) -> bool:
+    done = await session.execute(
+        update(EventLog)
+        .where(EventLog.id == row.id, EventLog.payload_hash.is_(None))
+        .values(
+            type=ev.type,
+            occurred_at=ev.occurred_at,
+            payload=ev.payload,
+            payload_hash=ev.fingerprint,
+            procedure_system=ev.procedure_key[0] if ev.procedure_key else None,
+            procedure_ref=ev.procedure_key[1] if ev.procedure_key else None,
+            updated_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(done, "rowcount", 0) == 1:
+        return True
+    await session.refresh(row)  # filled by a concurrent request: compare with theirs
+    return False
+
+
+async def _lock_procedure_keys(session: AsyncSession, works: Sequence[Work]) -> None:
+    """PostgreSQL: events naming the same procedure reference take turns (a transaction-scoped
+    advisory lock per reference, in one order), so a follow-up that arrives while its
+    procedure is being recorded by a concurrent request is never left unlinked. (SQLite
+    writers take turns anyway.)"""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    keys = {w.ev.procedure_key for w in works if w.ev.procedure_key}
+    if not keys:
+        return
+    ids = sorted(
+        int.from_bytes(hashlib.sha256(f"{s}\x00{r}".encode()).digest()[:8], "big", signed=True)
+        for s, r in keys
+    )
+    await session.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k"
+        ),
+        {"keys": ids},
+    )
+
+
+# --- applying --------------------------------------------------------------------------------
+async def _apply_one(ctx: Context, work: Work) -> Applied:
+    try:
+        return await effects.apply(ctx, work)
+    except ValidationError as exc:  # a service re-validated a merged record
+        issues = [
+            FieldIssue(mappers.event_field(i.field), i.message)
+            for i in validation_issues(exc.errors())
+        ]
+        raise InvalidEvent("Invalid event: " + ", ".join(i.field for i in issues), issues) from None
+    except DomainError as exc:
+        raise mappers.event_error(exc) from None
+
+
+async def _apply_all(
+    ctx: Context, works: Sequence[Work], problems: dict[int, DomainError], isolate: bool
+) -> None:
+    if not isolate:
+        for work in works:
+            work.outcome = await _apply_one(ctx, work)
+        await ctx.flush()
+        return
+    try:  # optimistic: the whole batch in one savepoint
+        async with ctx.session.begin_nested():
+            for work in works:
+                work.outcome = await _apply_one(ctx, work)
+            await ctx.flush()
+        return
+    except (DomainError, IntegrityError):
+        pass
+    # some event was refused: again, one savepoint per event
+    for work in works:
+        work.outcome = None
+        work.retract_before_apply = work.placeholder_of
+    ctx.forget()
+    ctx.trigger_patients.clear()
+    for work in works:
+        try:
+            await ctx.ensure_patients([work.ev.patient] if _needs_patient(work) else [])
+            async with ctx.session.begin_nested():
+                work.outcome = await _apply_one(ctx, work)
+                await ctx.flush()
+        except DomainError as exc:
+            problems[work.index] = exc
+            work.outcome, work.refused = None, True
+            ctx.forget()
+        except IntegrityError:
+            problems[work.index] = Conflict("This event conflicts with stored data.")
+            work.outcome, work.refused = None, True
+            ctx.forget()
+
+
+async def _evaluate_triggers(ctx: Context) -> None:
+    """Imaging triggers from the history as now known (occurred_at, not arrival order): what
+    create_follow_up does for a pain score, here once per patient, and also when a procedure,
+    a death or a retraction changed the history. A patient without procedures has no episode,
+    hence no trigger (they are deleted with their procedure): nothing to evaluate."""
+    if not ctx.trigger_patients:
+        return
+    with_procedures = set(
+        await ctx.session.scalars(
+            select(Procedure.patient_id)
+            .where(Procedure.patient_id.in_(ctx.trigger_patients))
+            .distinct()
+        )
+    )
+    patients = sorted(ctx.trigger_patients & with_procedures)
+    for attempt in range(1, TRIGGER_ATTEMPTS + 1):
+        try:  # a concurrent request evaluating the same patient may commit first: re-read
+            async with ctx.session.begin_nested():
+                for patient_id in patients:
+                    await evaluate_patient(ctx.session, patient_id)
+            return
+        except (StaleDataError, IntegrityError):
+            if attempt == TRIGGER_ATTEMPTS:
+                raise
+
+
+_log = cast(Table, EventLog.__table__)
+_LOG_UPDATE = (
+    update(_log)
+    .where(_log.c.id == bindparam("row_id"))
+    .values({name: bindparam(name) for name in _LOG_COLUMNS})
+)
+
+
+def _needs_patient(work: Work) -> bool:
+    """A retraction only looks its patient up; an event already retracted is not applied."""
+    return work.ev.type != "event.retracted" and work.placeholder_of is None
+
+
+async def _write_log(ctx: Context, works: Sequence[Work]) -> None:
+    now = utcnow()
+    refused = [w.log_id for w in works if w.outcome is None and not w.retracted_while_refused]
+    if refused:  # nothing is stored from a refused event
+        await ctx.session.execute(
+            delete(EventLog)
+            .where(EventLog.id.in_(refused))
+            .execution_options(synchronize_session=False)
+        )
+    for w in works:  # refused, but retracted too: only the retraction's placeholder remains
+        if w.outcome is None and w.retracted_while_refused:
+            await ctx.session.execute(
+                update(EventLog)
+                .where(EventLog.id == w.log_id)
+                .values(
+                    type=None, occurred_at=None, payload=None, payload_hash=None,
+                    status="retracted", retracted_by=w.retracted_while_refused, result={},
+                    procedure_system=None, procedure_ref=None, updated_at=now,
+                )
+                .execution_options(synchronize_session=False)
+            )  # fmt: skip
+    rows = [
+        {
+            "row_id": w.log_id,
+            "status": w.outcome.status,
+            "result": w.outcome.ids,
+            "patient_id": w.outcome.patient_id,
+            "record_id": w.outcome.record_id,
+            "awaiting_procedure": w.outcome.awaiting,
+            "retracted_by": w.outcome.retracted_by,
+            "problem": w.outcome.problem,
+            "updated_at": now,
+        }
+        for w in works
+        if w.outcome is not None
+    ]
+    if rows:  # one executemany (Core: the ORM's bulk update costs more per row)
+        await ctx.session.execute(_LOG_UPDATE, rows)
+
+
+async def _drop_unused_patients(ctx: Context, works: Sequence[Work]) -> None:
+    """Patients created from an identifier for events that were all refused."""
+    used = {w.outcome.patient_id for w in works if w.outcome is not None}
+    unused = ctx.new_stubs - used
+    if not unused:
+        return
+    for patient in list(ctx.session.identity_map.values()):
+        if isinstance(patient, Patient) and patient.id in unused:
+            ctx.session.expunge(patient)
+    await ctx.session.execute(
+        delete(Patient).where(Patient.id.in_(unused)).execution_options(synchronize_session=False)
+    )
+
+
+# --- results ---------------------------------------------------------------------------------
+def _rejected(index: int, ev: Incoming | None, error: DomainError) -> EventResult:
+    return EventResult(
+        index=index,
+        source=ev.source if ev else None,
+        event_id=ev.event_id if ev else None,
+        type=ev.type if ev else None,
+        status="rejected",
+        problem=problem(error.status, error.code, error.detail, error.errors),
+    )
+
+
+def _created(work: Work) -> EventResult:
+    outcome = work.outcome
+    assert outcome is not None
+    return EventResult(
+        index=work.index,
+        source=work.ev.source,
+        event_id=work.ev.event_id,
+        type=work.ev.type,
+        status="created",
+        event_status=outcome.status,
+        ids=EventIds.model_validate(outcome.ids),
+        problem=_stored_problem(outcome.problem),
+    )
+
+
+def _replayed(index: int, row: EventLog) -> EventResult:
+    return EventResult(
+        index=index,
+        source=row.source,
+        event_id=row.event_id,
+        type=row.type,
+        status="replayed",
+        event_status=row.status,
+        ids=EventIds.model_validate(row.result or {}),
+        problem=_stored_problem(row.problem),
+    )
+
+
+def _stored_problem(value: dict[str, Any] | None) -> Any:
+    return None if value is None else problem(**_problem_args(value))
+
+
+def _problem_args(value: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "status": value["status"],
+        "code": str(value["type"]).rsplit(":", 1)[-1],
+        "detail": value["detail"],
+        "errors": [FieldIssue(e["field"], e["message"]) for e in value.get("errors") or []],
+    }

@@ -1,0 +1,328 @@
+"""Per-episode values in SQL: baselines, time-point scores, rule B, analgesia, last contact.
+
+- baseline: the latest score in [first_at - window, first_at); ties: the last id;
+- time point d: the score nearest t0 + d within +/- its half-width, strictly after t0 and before
+  the episode ends; ties: the earlier, then the smaller id (app.episodes.rules.nearest);
+- rule B (app.triggers.rules.worsenings): after the first improved back-pain score, the first
+  score s with s - (lowest since that improvement) >= worsening points, or s >= baseline;
+- analgesia: for each drug, its latest medication record before the instant (the first
+  session for the baseline, the end of day d after t0 otherwise); `stopped` ends the drug.
+"""
+
+from typing import Any
+
+from sqlalchemy import and_, case, func, or_, select, true, union_all
+
+from app.models import FollowUpEvent
+from app.outcomes.definitions import DAYS, MEASURES, POINTS, Scope, big, day_rows, improved_sql
+from app.outcomes.dialect import DAY_US, FAR_FUTURE_US
+
+fe = FollowUpEvent.__table__
+
+
+def scores(scope: Scope, ep: Any) -> tuple[Any, Any, Any, Any]:
+    """Baselines, time-point scores (pain, performance, ODI), recurrence, last pain."""
+    d, defs = scope.d, scope.defs
+    sc = (
+        select(
+            fe.c.id,
+            fe.c.patient_id,
+            fe.c.kind,
+            d.real(fe.c.score).label("score"),
+            d.epoch_us(fe.c.occurred_at).label("at_us"),
+        )
+        .where(
+            fe.c.kind.in_(tuple(MEASURES.values())),
+            fe.c.score.is_not(None),
+            or_(fe.c.kind != "pain", func.coalesce(fe.c.site, "back") == "back"),
+            *scope.only(fe.c.patient_id),
+        )
+        .cte("sc")
+    )
+    window = big(defs.baseline_window_days * DAY_US)
+    pairs = (
+        select(
+            ep.c.ekey,
+            ep.c.first_us,
+            ep.c.t0_us,
+            sc.c.id,
+            sc.c.kind,
+            sc.c.score,
+            sc.c.at_us,
+        )
+        .join_from(
+            ep,
+            sc,
+            and_(
+                sc.c.patient_id == ep.c.patient_id,
+                sc.c.at_us >= ep.c.first_us - window,
+                sc.c.at_us < func.coalesce(ep.c.end_us, big(FAR_FUTURE_US)),
+            ),
+        )
+        .cte("pairs")
+    )
+    ranked = (
+        select(
+            pairs.c.ekey,
+            pairs.c.kind,
+            pairs.c.score,
+            func.row_number()
+            .over(
+                partition_by=(pairs.c.ekey, pairs.c.kind),
+                order_by=(pairs.c.at_us.desc(), pairs.c.id.desc()),
+            )
+            .label("r"),
+        )
+        .where(pairs.c.at_us < pairs.c.first_us)
+        .subquery("ranked")
+    )
+    base = (
+        select(
+            ranked.c.ekey,
+            *(
+                func.max(case((ranked.c.kind == kind, ranked.c.score))).label(f"{m}_base")
+                for m, kind in MEASURES.items()
+            ),
+        )
+        .where(ranked.c.r == 1)
+        .group_by(ranked.c.ekey)
+        .cte("base")
+    )
+    tp = day_rows(DAYS, with_width=True).cte("tp")
+    rel = pairs.c.at_us - pairs.c.t0_us
+    day_us = big(DAY_US)
+    cand = (
+        select(
+            pairs.c.ekey,
+            pairs.c.kind,
+            tp.c.day,
+            pairs.c.score,
+            func.row_number()
+            .over(
+                partition_by=(pairs.c.ekey, pairs.c.kind, tp.c.day),
+                order_by=(func.abs(rel - tp.c.day * day_us), pairs.c.at_us, pairs.c.id),
+            )
+            .label("r"),
+        )
+        .join_from(
+            pairs,
+            tp,
+            and_(
+                rel >= (tp.c.day - tp.c.hw) * day_us,
+                rel <= (tp.c.day + tp.c.hw) * day_us,
+            ),
+        )
+        .where(rel > 0)
+        .subquery("cand")
+    )
+    points = (
+        select(
+            cand.c.ekey,
+            *(
+                func.max(case((and_(cand.c.kind == kind, cand.c.day == day), cand.c.score))).label(
+                    f"{m}_d{day}"
+                )
+                for m, kind in MEASURES.items()
+                for day in DAYS
+            ),
+        )
+        .where(cand.c.r == 1)
+        .group_by(cand.c.ekey)
+        .cte("points")
+    )
+    # rule B: after the first improved score, the first score s with
+    # s - (lowest since that improvement) >= worsening points, or s >= baseline
+    b = base.c.pain_base
+    inep = (
+        select(
+            pairs.c.ekey,
+            pairs.c.at_us,
+            pairs.c.score,
+            b.label("b"),
+            improved_sql(d, b, pairs.c.score, defs).label("improved"),
+            func.row_number()
+            .over(partition_by=pairs.c.ekey, order_by=(pairs.c.at_us, pairs.c.id))
+            .label("rn"),
+        )
+        .join_from(pairs, base, base.c.ekey == pairs.c.ekey)
+        .where(pairs.c.kind == "pain", pairs.c.at_us > pairs.c.t0_us, b.is_not(None))
+        .cte("inep")
+    )
+    armed = (
+        select(inep.c.ekey, func.min(inep.c.rn).label("rn0"))
+        .where(inep.c.improved)
+        .group_by(inep.c.ekey)
+        .subquery("armed")
+    )
+    after = (
+        select(
+            inep.c.ekey,
+            inep.c.at_us,
+            inep.c.score,
+            inep.c.b,
+            func.min(inep.c.score)
+            .over(partition_by=inep.c.ekey, order_by=inep.c.rn, rows=(None, -1))
+            .label("low"),
+        )
+        .join_from(inep, armed, and_(armed.c.ekey == inep.c.ekey, inep.c.rn >= armed.c.rn0))
+        .subquery("after")
+    )
+    recurrence = (
+        select(after.c.ekey, func.min(after.c.at_us).label("rec_us"))
+        .where(
+            after.c.low.is_not(None),
+            or_(
+                d.round6(after.c.score - after.c.low) >= defs.worsening_points,
+                after.c.score >= after.c.b,
+            ),
+        )
+        .group_by(after.c.ekey)
+        .subquery("recurrence")
+    )
+    last_pain = (
+        select(inep.c.ekey, func.max(inep.c.at_us).label("last_us"))
+        .group_by(inep.c.ekey)
+        .subquery("last_pain")
+    )
+    return base, points, recurrence, last_pain
+
+
+def analgesia(scope: Scope, ep: Any) -> Any:
+    """Per episode and time point: counts of active drugs and their OME sums, pivoted."""
+    d = scope.d
+    med = (
+        select(
+            fe.c.patient_id,
+            fe.c.medication_status,
+            fe.c.is_opioid,
+            d.real(fe.c.ome_mg_day).label("ome"),
+            d.real(fe.c.ome_mg_kg_day).label("omekg"),
+            d.epoch_us(fe.c.occurred_at).label("at_us"),
+            d.epoch_us(
+                func.lead(fe.c.occurred_at).over(
+                    partition_by=(fe.c.patient_id, fe.c.drug),
+                    order_by=(fe.c.occurred_at, fe.c.id),
+                )
+            ).label("next_us"),
+        )
+        .where(fe.c.kind == "medication", *scope.only(fe.c.patient_id))
+        .cte("med")
+    )
+    first_med = (
+        select(med.c.patient_id, func.min(med.c.at_us).label("first_us"))
+        .group_by(med.c.patient_id)
+        .subquery("first_med")
+    )
+    tpm = day_rows((0, *DAYS), with_width=False).cte("tpm")
+    at = case(
+        (tpm.c.day == 0, ep.c.first_us),
+        else_=ep.c.t0_us + (tpm.c.day + 1) * big(DAY_US),
+    )
+    ept = (
+        select(
+            ep.c.ekey,
+            ep.c.patient_id,
+            ep.c.end_us,
+            ep.c.death_us,
+            tpm.c.day,
+            at.label("t_us"),
+        )
+        .join_from(ep, tpm, true())
+        .cte("ept")
+    )
+    opioid = med.c.is_opioid == true()
+    state = (
+        select(
+            ept.c.ekey,
+            ept.c.day,
+            func.sum(case((opioid, 1), else_=0)).label("n_opioid"),
+            func.sum(case((med.c.is_opioid.is_(None), 1), else_=0)).label("n_unknown"),
+            func.sum(case((and_(opioid, med.c.ome.is_(None)), 1), else_=0)).label("no_ome"),
+            func.sum(case((and_(opioid, med.c.omekg.is_(None)), 1), else_=0)).label("no_omekg"),
+            func.sum(case((opioid, med.c.ome))).label("ome"),
+            func.sum(case((opioid, med.c.omekg))).label("omekg"),
+        )
+        .join_from(
+            ept,
+            med,
+            and_(
+                med.c.patient_id == ept.c.patient_id,
+                med.c.at_us < ept.c.t_us,
+                or_(med.c.next_us.is_(None), med.c.next_us >= ept.c.t_us),
+                func.coalesce(med.c.medication_status, "active") == "active",
+            ),
+        )
+        .group_by(ept.c.ekey, ept.c.day)
+        .subquery("state")
+    )
+    counts = and_(
+        first_med.c.first_us < ept.c.t_us,
+        or_(
+            ept.c.day == 0,
+            and_(
+                or_(ept.c.end_us.is_(None), ept.c.t_us <= ept.c.end_us),
+                or_(ept.c.death_us.is_(None), ept.c.t_us <= ept.c.death_us),
+            ),
+        ),
+    )
+    unknown = func.coalesce(state.c.n_unknown, 0)
+    row = (
+        select(
+            ept.c.ekey,
+            ept.c.day,
+            case((counts, 1), else_=0).label("med"),
+            case(
+                (
+                    and_(counts, unknown == 0, func.coalesce(state.c.no_ome, 0) == 0),
+                    func.coalesce(state.c.ome, 0.0),
+                )
+            ).label("ome"),
+            case(
+                (
+                    and_(counts, unknown == 0, func.coalesce(state.c.no_omekg, 0) == 0),
+                    func.coalesce(state.c.omekg, 0.0),
+                )
+            ).label("omekg"),
+            case(
+                (and_(counts, func.coalesce(state.c.n_opioid, 0) > 0), 0),
+                (and_(counts, unknown == 0), 1),
+            ).label("free"),
+        )
+        .select_from(ept)
+        .outerjoin(first_med, first_med.c.patient_id == ept.c.patient_id)
+        .outerjoin(state, and_(state.c.ekey == ept.c.ekey, state.c.day == ept.c.day))
+        .subquery("med_row")
+    )
+
+    def pick(column: str, day: int) -> Any:
+        return func.max(case((row.c.day == day, row.c[column])))
+
+    return (
+        select(
+            row.c.ekey,
+            *(
+                pick(column, day).label(f"{column}_{name}")
+                for column in ("med", "ome", "omekg", "free")
+                for day, name in zip((0, *DAYS), POINTS, strict=True)
+            ),
+        )
+        .group_by(row.c.ekey)
+        .subquery("meds")
+    )
+
+
+def contact(scope: Scope, sess: Any) -> Any:
+    """The last thing known of each patient: a follow-up event or a procedure."""
+    events = select(
+        fe.c.patient_id, scope.d.epoch_us(func.max(fe.c.occurred_at)).label("us")
+    ).where(*scope.only(fe.c.patient_id))
+    events = events.group_by(fe.c.patient_id)
+    procedures = select(sess.c.patient_id, func.max(sess.c.at_us).label("us")).group_by(
+        sess.c.patient_id
+    )
+    both = union_all(events, procedures).subquery("contacts")
+    return (
+        select(both.c.patient_id, func.max(both.c.us).label("last_us"))
+        .group_by(both.c.patient_id)
+        .subquery("contact")
+    )

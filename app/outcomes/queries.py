@@ -1,0 +1,383 @@
+"""Aggregate SQL over the per-episode summary: cohorts, counts, distributions, KM rows.
+
+Per grain, one SELECT computes every count, n, mean and SD of a response; on PostgreSQL it is
+parallel-safe (so it can use parallel workers) and the quartiles (`percentile_cont(ARRAY[...])
+WITHIN GROUP`) and distinct counts run beside it, each statement on its own connection. SQLite
+has no ordered-set aggregates: each distribution's quartiles come from a `row_number()` window
+over its values, one statement after another. Python only ever receives aggregated rows.
+"""
+
+import asyncio
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Integer,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import array
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql import Executable
+from sqlalchemy.sql.elements import ColumnElement
+
+from app.models import FollowUpEvent, OutcomeEpisode
+from app.outcomes.cohort import AGE_RANGES, Cohort
+from app.outcomes.dialect import Dialect
+
+QUARTILES = (0.25, 0.5, 0.75)
+SPLIT_MEASURES = 20  # from this many distributions, two statements share them
+
+
+class Runner:
+    """Runs the read-only aggregate statements of one request.
+
+    PostgreSQL: each statement on its own pooled connection (at most `parallel` at once), in
+    a transaction with JIT off (compiling these wide statements costs more than running them)
+    and a larger work_mem; SQLite: one after another on the request's connection.
+    """
+
+    def __init__(
+        self,
+        conn: AsyncConnection,
+        engine: AsyncEngine | None = None,
+        *,
+        parallel: int = 1,
+        work_mem_mb: int = 64,
+    ) -> None:
+        self.conn = conn
+        self.dialect = Dialect(conn.dialect.name)
+        self.engine = engine if self.dialect.postgres and parallel > 1 else None
+        self.slots = asyncio.Semaphore(max(1, parallel))
+        self.work_mem_mb = int(work_mem_mb)
+        self.lock = asyncio.Lock()
+
+    async def rows(self, statement: Executable) -> list[tuple[Any, ...]]:
+        if self.engine is None:
+            async with self.lock:
+                return [tuple(row) for row in await self.conn.execute(statement)]
+        async with self.slots, self.engine.connect() as conn:
+            await conn.execute(text("SET LOCAL jit = off"))
+            await conn.execute(text(f"SET LOCAL work_mem = '{self.work_mem_mb}MB'"))
+            # the request's statements already run side by side: no workers on top
+            await conn.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+            return [tuple(row) for row in await conn.execute(statement)]
+
+
+e = OutcomeEpisode.__table__
+fe = FollowUpEvent.__table__
+
+
+def to_us(moment: datetime) -> int:
+    """Microseconds since the epoch, as the summary stores them (exact integer arithmetic)."""
+    delta = moment.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def day_start_us(day: date) -> int:
+    return to_us(datetime.combine(day, time(), UTC))
+
+
+def cohort_filter(cohort: Cohort) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if cohort.histology:
+        where.append(e.c.histology_key.in_(sorted({h.strip().lower() for h in cohort.histology})))
+    if cohort.age_bands:
+        bands = []
+        for band in cohort.age_bands:
+            low, high = AGE_RANGES[band]
+            bands.append(e.c.age >= low if high is None else e.c.age.between(low, high))
+        where.append(or_(*bands))
+    if cohort.sex:
+        where.append(e.c.sex.in_(cohort.sex))
+    if cohort.kinds:
+        where.append(e.c.kind.in_(cohort.kinds))
+    if cohort.indications:
+        where.append(e.c.indication.in_(cohort.indications))
+    if cohort.performed_from:
+        where.append(e.c.first_us >= day_start_us(cohort.performed_from))
+    if cohort.performed_to:
+        where.append(e.c.first_us < day_start_us(cohort.performed_to + timedelta(days=1)))
+    if cohort.regions:
+        where.append(or_(*(e.c[region] == True for region in cohort.regions)))  # noqa: E712
+    if cohort.levels_min is not None:
+        where.append(e.c.max_levels >= cohort.levels_min)
+    if cohort.levels_max is not None:
+        where.append(e.c.max_levels <= cohort.levels_max)
+    if cohort.staged is not None:
+        where.append(e.c.staged == cohort.staged)
+    if cohort.repeat is not None:
+        where.append(e.c.has_repeat == cohort.repeat)
+    return where
+
+
+def episodes(cohort: Cohort) -> Any:
+    return select(e).where(*cohort_filter(cohort)).subquery("cohort")
+
+
+@dataclass(frozen=True)
+class Count:
+    """count(*) of the rows where `where` holds; or count(DISTINCT distinct); or sum(total);
+    or, without SQL, `difference` (key a minus key b) or the n of the distribution `measure`.
+    `where` always describes the rows counted (the patient counts use it)."""
+
+    key: str
+    where: ColumnElement[bool] | None = None
+    distinct: Any = None
+    total: Any = None
+    difference: tuple[str, str] | None = None
+    measure: str | None = None
+    bound: Any = None  # the most one patient can add to it (default: the grain's bound)
+    patients_of: str | None = None  # comes from the same patients as that count
+
+    @property
+    def in_sql(self) -> bool:
+        return self.difference is None and self.measure is None
+
+
+@dataclass(frozen=True)
+class Measure:
+    key: str
+    value: ColumnElement[Any]
+    where: ColumnElement[bool] | None = None
+
+    @property
+    def expr(self) -> ColumnElement[Any]:
+        """The value where it counts, NULL elsewhere (aggregates skip NULLs)."""
+        if self.where is None:
+            return self.value
+        return case((self.where, self.value))
+
+
+@dataclass(frozen=True)
+class Distribution:
+    n: int
+    mean: float | None = None
+    sd: float | None = None
+    q1: float | None = None
+    median: float | None = None
+    q3: float | None = None
+
+
+@dataclass
+class Aggregate:
+    counts: dict[str, int]
+    distributions: dict[str, Distribution]
+    bound: int  # the most rows one patient has in this group (1 if unknown)
+    bounds: dict[str, int] = field(default_factory=dict)  # per count with its own bound
+
+
+def _count_expr(c: Count) -> ColumnElement[Any]:
+    if c.total is not None:
+        return func.coalesce(func.sum(c.total if c.where is None else case((c.where, c.total))), 0)
+    if c.distinct is not None:
+        inner = c.distinct if c.where is None else case((c.where, c.distinct))
+        return func.count(func.distinct(inner))
+    if c.where is None:
+        return func.count()
+    return func.count().filter(c.where)
+
+
+def _interpolate(n: int, p: float, first: float | None, second: float | None) -> float | None:
+    """percentile_cont: first + (pos - floor(pos)) * (second - first), pos = p * (n - 1)."""
+    if n == 0 or first is None or second is None:
+        return None
+    pos = p * (n - 1)
+    fraction = pos - math.floor(pos)
+    if fraction == 0:
+        return float(first)
+    return float(first + fraction * (second - first))
+
+
+def sample_sd(n: int, mean: float | None, sumsq: float | None) -> float | None:
+    """The sample SD from n, the mean and the sum of squares (SQLite has no stddev)."""
+    if n < 2 or mean is None or sumsq is None:
+        return None
+    variance = (sumsq - n * mean * mean) / (n - 1)
+    return math.sqrt(max(variance, 0.0))
+
+
+async def aggregate(
+    run: Runner,
+    source: Any,
+    counts: Sequence[Count],
+    measures: Sequence[Measure],
+    *,
+    bound: Any = None,
+    group: ColumnElement[Any] | None = None,
+    together: bool = False,
+) -> dict[Any, Aggregate]:
+    """Every count and distribution, per group. Keys: the group's value (None without
+    `group`). `together`: one statement (when the source is costly to compute twice)."""
+    postgres = run.dialect.postgres
+    g = (group if group is not None else literal(None)).label("g")
+    sql_counts = [c for c in counts if c.in_sql]
+    apart = postgres and not together  # distinct counts in a statement of their own
+    direct = [c for c in sql_counts if c.distinct is None or not apart]
+    distinct = [c for c in sql_counts if c.distinct is not None and apart]
+    columns: list[ColumnElement[Any]] = [
+        g,
+        (func.max(bound) if bound is not None else literal(1)).label("bound"),
+    ]
+    columns += [_count_expr(c) for c in direct]
+    bounded = [c for c in direct if c.bound is not None]
+    columns += [func.max(c.bound) for c in bounded]
+    moments: list[ColumnElement[Any]] = []
+    for m in measures:
+        x = m.expr
+        moments += [func.count(x), func.avg(x)]
+        moments.append(func.stddev_samp(x) if postgres else func.sum(x * x))
+    quartiles = [
+        func.percentile_cont(array(QUARTILES)).within_group(m.expr) for m in measures if postgres
+    ]
+    if together or not quartiles:
+        statements = [_grouped(select(*columns, *moments, *quartiles).select_from(source), group)]
+        chunks = [list(range(len(measures)))]
+    else:
+        # statements of about equal cost, side by side: the counts; the distributions, in
+        # halves when there are many (the sorts for the quartiles dominate)
+        ways = 2 if len(measures) >= SPLIT_MEASURES else 1
+        chunks = [list(range(len(measures)))[w::ways] for w in range(ways)]  # interleaved
+        statements = [_grouped(select(*columns).select_from(source), group)]
+        for chunk in chunks:
+            own = [*(moments[3 * i + j] for i in chunk for j in range(3))]
+            own += [quartiles[i] for i in chunk]
+            statements.append(_grouped(select(g, *own).select_from(source), group))
+    if distinct:
+        columns = [g, *(_count_expr(c) for c in distinct)]
+        statements.append(_grouped(select(*columns).select_from(source), group))
+    found = await asyncio.gather(*(run.rows(s) for s in statements))
+    split = len(statements) > 1 and bool(quartiles) and not together
+    distributions: dict[Any, list[Any]] = {}
+    if split:
+        # put the parts back as one row: moments of every measure, then every quartile
+        parts = [{row[0]: list(row[1:]) for row in found[1 + i]} for i in range(len(chunks))]
+        for key in parts[0]:
+            moments_row: list[Any] = [None] * (3 * len(measures))
+            quartile_row: list[Any] = [None] * len(measures)
+            for part_rows, chunk in zip(parts, chunks, strict=True):
+                values = part_rows.get(key, [None] * (4 * len(chunk)))
+                for n, i in enumerate(chunk):
+                    moments_row[3 * i : 3 * i + 3] = values[3 * n : 3 * n + 3]
+                    quartile_row[i] = values[3 * len(chunk) + n]
+            distributions[key] = moments_row + quartile_row
+    out: dict[Any, Aggregate] = {}
+    for row in found[0]:
+        values = list(row)
+        result = Aggregate({}, {}, int(values[1] or 1))
+        i = 2
+        for c in direct:
+            result.counts[c.key] = int(values[i] or 0)
+            i += 1
+        for c in bounded:
+            result.bounds[c.key] = int(values[i] or 1)
+            i += 1
+        rest = distributions.get(values[0], []) if split else values[i:]
+        j = 0
+        for m in measures:
+            n = int(rest[j] or 0) if rest else 0
+            mean = None if not rest or rest[j + 1] is None else float(rest[j + 1])
+            spread = None if not rest or rest[j + 2] is None else float(rest[j + 2])
+            sd = spread if postgres else sample_sd(n, mean, spread)
+            j += 3
+            result.distributions[m.key] = Distribution(n, mean, sd if n >= 2 else None)
+        if quartiles and rest:
+            _set_quartiles(result, measures, [list(q or (None,) * 3) for q in rest[j:]])
+        out[values[0]] = result
+    if distinct:
+        for row in found[len(statements) - 1]:
+            if row[0] in out:
+                for c, value in zip(distinct, row[1:], strict=True):
+                    out[row[0]].counts[c.key] = int(value or 0)
+    if not postgres and measures and out:
+        await _sqlite_quartiles(run, source, measures, group, out)
+    return out
+
+
+def _grouped(query: Any, group: ColumnElement[Any] | None) -> Any:
+    return query if group is None else query.group_by(group)
+
+
+def _set_quartiles(
+    agg: Aggregate, measures: Sequence[Measure], quartiles: Sequence[Sequence[float | None]]
+) -> None:
+    for m, (q1, median, q3) in zip(measures, quartiles, strict=True):
+        dist = agg.distributions[m.key]
+        agg.distributions[m.key] = Distribution(dist.n, dist.mean, dist.sd, q1, median, q3)
+
+
+async def _sqlite_quartiles(
+    run: Runner,
+    source: Any,
+    measures: Sequence[Measure],
+    group: ColumnElement[Any] | None,
+    out: dict[Any, Aggregate],
+) -> None:
+    g = group if group is not None else literal(None)
+    for m in measures:
+        values = (
+            select(g.label("g"), m.expr.label("v"))
+            .select_from(source)
+            .where(m.expr.is_not(None))
+            .subquery("vals")
+        )
+        ranked = select(
+            values.c.g,
+            values.c.v,
+            (func.row_number().over(partition_by=values.c.g, order_by=values.c.v) - 1).label("i"),
+            func.count().over(partition_by=values.c.g).label("n"),
+        ).subquery("ranked")
+        picks: list[ColumnElement[Any]] = []
+        for p in QUARTILES:
+            pos = ranked.c.n - 1
+            low = cast(pos * p, Integer)
+            high = low + case((pos * p > low, 1), else_=0)
+            picks += [
+                func.max(case((ranked.c.i == low, ranked.c.v))),
+                func.max(case((ranked.c.i == high, ranked.c.v))),
+            ]
+        query = select(ranked.c.g, ranked.c.n, *picks).group_by(ranked.c.g, ranked.c.n)
+        for row in await run.rows(query):
+            values_row = list(row)
+            key, n = values_row[0], int(values_row[1])
+            quartiles = [
+                _interpolate(n, p, values_row[2 + 2 * j], values_row[3 + 2 * j])
+                for j, p in enumerate(QUARTILES)
+            ]
+            if key in out:
+                _set_quartiles(out[key], [m], [quartiles])
+
+
+def _only_where(value: Any, where: ColumnElement[bool] | None) -> Any:
+    return value if where is None else case((where, value))
+
+
+async def distinct_patients(
+    run: Runner,
+    source: Any,
+    patient: Any,
+    conditions: Mapping[str, ColumnElement[bool] | None],
+    *,
+    group: ColumnElement[Any] | None = None,
+) -> dict[Any, dict[str, int]]:
+    """Exactly how many patients each condition's rows come from (per group)."""
+    if not conditions:
+        return {}
+    keys = list(conditions)
+    columns = [func.count(func.distinct(_only_where(patient, conditions[k]))) for k in keys]
+    g = group if group is not None else literal(None)
+    query = select(g, *columns).select_from(source)
+    if group is not None:
+        query = query.group_by(group)
+    out: dict[Any, dict[str, int]] = {}
+    for row in await run.rows(query):
+        out[row[0]] = {k: int(v or 0) for k, v in zip(keys, row[1:], strict=True)}
+    return out

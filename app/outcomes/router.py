@@ -1,0 +1,138 @@
+"""/stats: aggregate outcome statistics for dashboards.
+
+Guarded where it is included (app/main.py) with `stats:read`. A credential holding
+`stats:research` gets exact figures; any other gets small cells suppressed.
+"""
+
+from datetime import date
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from app.auth.dependencies import CurrentPrincipal
+from app.auth.scopes import STATS_RESEARCH
+from app.db import SessionDep
+from app.errors import problem_responses
+from app.models.enums import Indication, ProcedureKind, Sex
+from app.outcomes import service
+from app.outcomes.breakdown import Dimension
+from app.outcomes.cohort import DEFAULT_KINDS, AgeBand, Cohort
+from app.outcomes.schemas import BreakdownRead, OutcomeStats, TrajectoryRead
+from app.procedures.levels import Region
+
+router = APIRouter(prefix="/stats", tags=["statistics"])
+
+SUPPRESSION = (
+    " Figures are exact for `stats:research`; for `stats:read` no count between 1 and k-1 "
+    "(STATS_SUPPRESSION_K, default 5) and no figure from fewer than k patients is published, "
+    "nor any figure that would let one be recomputed from a total (complementary "
+    "suppression); `disclosure.suppressed` lists them with the reason. Residual risk: "
+    "comparing two cohorts that differ by a few patients."
+)
+
+
+class Unit(StrEnum):
+    day = "day"
+    week = "week"
+
+
+def cohort_filters(
+    histology: Annotated[list[str] | None, Query(description="Case-insensitive.")] = None,
+    age_band: Annotated[
+        list[AgeBand] | None,
+        Query(description="Age at the first session: paediatric (< 18), adult, or a band."),
+    ] = None,
+    sex: Annotated[list[Sex] | None, Query()] = None,
+    kind: Annotated[
+        list[ProcedureKind] | None,
+        Query(description="The first session's kind (default: vertebroplasty, kyphoplasty)."),
+    ] = None,
+    indication: Annotated[list[Indication] | None, Query()] = None,
+    performed_from: Annotated[date | None, Query(description="First session on or after.")] = None,
+    performed_to: Annotated[date | None, Query(description="First session on or before.")] = None,
+    region: Annotated[
+        list[Region] | None, Query(description="Treats a level in any of these regions.")
+    ] = None,
+    levels_min: Annotated[
+        int | None, Query(ge=0, le=30, description="The most levels in one session, at least.")
+    ] = None,
+    levels_max: Annotated[int | None, Query(ge=0, le=30)] = None,
+    staged: Annotated[
+        bool | None, Query(description="true: staged series only; false: single sessions.")
+    ] = None,
+    repeat: Annotated[
+        bool | None,
+        Query(
+            description="true: episodes treating a level the same kind of procedure treated "
+            "before; false: first treatments only."
+        ),
+    ] = None,
+) -> Cohort:
+    return Cohort(
+        histology=tuple(histology or ()),
+        age_bands=tuple(age_band or ()),
+        sex=tuple(s.value for s in sex or ()),
+        kinds=tuple(k.value for k in kind) if kind else DEFAULT_KINDS,
+        indications=tuple(i.value for i in indication or ()),
+        performed_from=performed_from,
+        performed_to=performed_to,
+        regions=tuple(r.value for r in region or ()),
+        levels_min=levels_min,
+        levels_max=levels_max,
+        staged=staged,
+        repeat=repeat,
+    )
+
+
+CohortDep = Annotated[Cohort, Depends(cohort_filters)]
+
+
+@router.get(
+    "/outcomes",
+    response_model=OutcomeStats,
+    summary="Outcome statistics of a cohort of episodes",
+    description="Counts, pain (baseline, trajectory, change, clinical success, pain-free, "
+    "IMMPACT bands, follow-up completeness), analgesia (OME), performance status, ODI, "
+    "complications, Kaplan-Meier recurrence and survival, imaging triggers. Each figure "
+    "carries its n and denominator." + SUPPRESSION,
+    responses=problem_responses(422),
+)
+async def outcomes(
+    session: SessionDep, principal: CurrentPrincipal, cohort: CohortDep
+) -> OutcomeStats:
+    return await service.outcome_stats(session, cohort, exact=principal.has(STATS_RESEARCH))
+
+
+@router.get(
+    "/pain-trajectory",
+    response_model=TrajectoryRead,
+    summary="Mean back pain per day or week since t0, with its 95 % CI",
+    description="Back-pain scores inside each episode, averaged per episode and bucket, then "
+    "across episodes (n: episodes)." + SUPPRESSION,
+    responses=problem_responses(422),
+)
+async def pain_trajectory(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    cohort: CohortDep,
+    unit: Unit = Unit.day,
+    max_day: Annotated[int, Query(ge=0, le=3650)] = 365,
+) -> TrajectoryRead:
+    return await service.pain_trajectory(
+        session, cohort, exact=principal.has(STATS_RESEARCH), unit=unit.value, max_day=max_day
+    )
+
+
+@router.get(
+    "/breakdown",
+    response_model=BreakdownRead,
+    summary="Headline figures per histology, spinal region or level count",
+    description="Patients, episodes, sessions, baseline and day-14/30 pain, clinical success "
+    "at 2 weeks, day-14 completeness and day-30 opioid-free rate, per group." + SUPPRESSION,
+    responses=problem_responses(422),
+)
+async def breakdown(
+    session: SessionDep, principal: CurrentPrincipal, cohort: CohortDep, by: Dimension
+) -> BreakdownRead:
+    return await service.breakdown(session, cohort, exact=principal.has(STATS_RESEARCH), by=by)

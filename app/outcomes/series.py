@@ -1,0 +1,159 @@
+"""The statements that are not one row of aggregates: Kaplan-Meier rows per day, patients and
+distinct vertebrae (grouped by patient), and the pain trajectory (grouped by day or week)."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import BigInteger, and_, case, cast, func, literal, or_, select, true, union_all
+from sqlalchemy.dialects.postgresql import BIT
+
+from app.models import FollowUpEvent
+from app.outcomes.cohort import Cohort
+from app.outcomes.dialect import DAY_US
+from app.outcomes.queries import (
+    Count,
+    Distribution,
+    Measure,
+    Runner,
+    aggregate,
+    episodes,
+    sample_sd,
+)
+
+fe = FollowUpEvent.__table__
+
+
+async def km_rows(
+    run: Runner, source: Any, curves: Mapping[str, tuple[Any, Any]]
+) -> dict[str, list[tuple[int, int, int]]]:
+    """Per curve (its day and event columns): (day, observations ending that day, events),
+    for Kaplan-Meier estimates. PostgreSQL: one scan (GROUPING SETS); SQLite: UNION ALL."""
+    names = list(curves)
+    out: dict[str, list[tuple[int, int, int]]] = {name: [] for name in names}
+    if run.dialect.postgres:
+        days = [curves[n][0] for n in names]
+        columns: list[Any] = [*days]
+        columns += [func.grouping(day) for day in days]
+        columns.append(func.count())
+        columns += [func.sum(case((event == true(), 1), else_=0)) for _, event in curves.values()]
+        query = select(*columns).select_from(source).group_by(func.grouping_sets(*days))
+        width = len(names)
+        for row in await run.rows(query):
+            for i, name in enumerate(names):
+                if row[width + i] == 0 and row[i] is not None:  # grouped by this curve's day
+                    out[name].append(
+                        (int(row[i]), int(row[2 * width]), int(row[2 * width + 1 + i] or 0))
+                    )
+        return out
+    parts = [
+        select(
+            literal(name).label("curve"),
+            day,
+            func.count(),
+            func.sum(case((event == true(), 1), else_=0)),
+        )
+        .select_from(source)
+        .where(day.is_not(None))
+        .group_by(day)
+        for name, (day, event) in curves.items()
+    ]
+    for name, day_value, ended, events in await run.rows(union_all(*parts)):
+        out[name].append((int(day_value), int(ended), int(events or 0)))
+    return out
+
+
+async def patients_and_vertebrae(run: Runner, cohort: Cohort) -> tuple[int, int, Distribution]:
+    """How many patients the cohort has, and the distinct vertebrae treated per patient (with
+    their sum over patients): the bits of the OR of the patient's episodes' level masks. A
+    patient with one episode needs no grouping; PostgreSQL has bit_or and bit_count, SQLite
+    counts bit by bit."""
+    source = episodes(cohort)
+    c = source.c
+    if run.dialect.postgres:
+
+        def bits(mask: Any) -> Any:
+            return cast(func.bit_count(cast(mask, BIT(64))), BigInteger)
+
+        many = bits(func.bit_or(c.level_mask))
+    else:
+
+        def bits(mask: Any) -> Any:
+            return sum((mask.op(">>")(i).op("&")(1) for i in range(1, 32)), literal(0))
+
+        many = sum(
+            (func.max(c.level_mask.op(">>")(i).op("&")(1)) for i in range(1, 32)), literal(0)
+        )
+    single = select(bits(c.level_mask).label("v")).where(c.patient_episodes == 1)
+    several = select(many.label("v")).where(c.patient_episodes > 1).group_by(c.patient_id)
+    per_patient = union_all(single, several).subquery("per_patient")
+    value = cast(per_patient.c.v, BigInteger)
+    result = await aggregate(
+        run,
+        per_patient,
+        [Count("patients"), Count("total", total=value)],
+        [Measure("vertebrae", value, value > 0)],
+        together=True,
+    )
+    agg = result.get(None)
+    if agg is None:
+        return 0, 0, Distribution(0)
+    return agg.counts["patients"], agg.counts["total"], agg.distributions["vertebrae"]
+
+
+@dataclass(frozen=True)
+class Bucket:
+    index: int  # days (or weeks) since t0: [index, index + 1) units after it
+    n: int  # episodes with a score in it
+    patients: int
+    mean: float
+    sd: float | None
+
+
+async def trajectory(run: Runner, cohort: Cohort, unit_days: int, max_day: int) -> list[Bucket]:
+    """Back-pain scores after t0 and inside the episode, averaged per episode and bucket,
+    then across episodes."""
+    d = run.dialect
+    source = episodes(cohort)
+    at_us = d.epoch_us(fe.c.occurred_at)
+    bucket = (at_us - source.c.t0_us) // literal(unit_days * DAY_US, BigInteger)
+    per_episode = (
+        select(
+            source.c.episode_key,
+            source.c.patient_id,
+            bucket.label("b"),
+            func.avg(d.real(fe.c.score)).label("v"),
+        )
+        .join_from(
+            source,
+            fe,
+            and_(
+                fe.c.patient_id == source.c.patient_id,
+                fe.c.kind == "pain",
+                func.coalesce(fe.c.site, "back") == "back",
+                fe.c.score.is_not(None),
+                fe.c.occurred_at > source.c.t0,
+                or_(source.c.ended_at.is_(None), fe.c.occurred_at < source.c.ended_at),
+            ),
+        )
+        .where(at_us - source.c.t0_us < literal((max_day + 1) * DAY_US, BigInteger))
+        .group_by(source.c.episode_key, source.c.patient_id, bucket)
+        .subquery("per_episode")
+    )
+    query = (
+        select(
+            per_episode.c.b,
+            func.count(),
+            func.count(func.distinct(per_episode.c.patient_id)),
+            func.avg(per_episode.c.v),
+            func.sum(per_episode.c.v * per_episode.c.v),
+        )
+        .group_by(per_episode.c.b)
+        .order_by(per_episode.c.b)
+    )
+    buckets = []
+    for b, n, patients, mean, sumsq in await run.rows(query):
+        average = float(mean)
+        spread = sample_sd(int(n), average, None if sumsq is None else float(sumsq))
+        buckets.append(Bucket(int(b), int(n), int(patients), average, spread))
+    return buckets

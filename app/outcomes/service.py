@@ -1,0 +1,221 @@
+"""Outcome statistics: bring the summary up to date, run the aggregates, suppress, assemble."""
+
+import asyncio
+from collections.abc import Hashable
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from app.config import Settings, get_settings
+from app.errors import RuleViolation
+from app.models import ImagingTrigger
+from app.outcomes import queries, schemas, series, summary
+from app.outcomes.breakdown import Dimension, breakdown_sheet
+from app.outcomes.cache import ResultCache
+from app.outcomes.cohort import Cohort
+from app.outcomes.figures import OutcomeFigures
+from app.outcomes.sheet import Sheet
+from app.outcomes.suppression import Cell, suppress
+from app.outcomes.trajectory import mean_ci
+
+CACHE = ResultCache()
+
+
+def _engine(session: AsyncSession) -> AsyncEngine:
+    bind = session.bind
+    if not isinstance(bind, AsyncEngine):
+        raise TypeError("the statistics need a session bound to an AsyncEngine")
+    return bind
+
+
+async def ensure_current(engine: AsyncEngine, settings: Settings) -> int:
+    """Recompute the summary of every patient written since the last read (none: one cheap
+    read). Its own transaction, so the figures that follow include every committed write.
+    Returns the summary's generation."""
+    defs = summary.Definitions.from_settings(settings)
+    async with engine.connect() as conn:
+        current, generation = await summary.state(conn, defs)
+        if current:
+            return generation
+    async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            timeout = int(settings.stats_refresh_timeout_ms)
+            await conn.execute(text(f"SET LOCAL statement_timeout = {timeout}"))
+        await summary.refresh(conn, defs)
+        return (await summary.state(conn, defs))[1]
+
+
+async def _triggers_version(run: queries.Runner) -> tuple[Any, ...]:
+    """Changes whenever an imaging trigger is added, removed or updated (ORM writes bump
+    version and updated_at)."""
+    it = ImagingTrigger.__table__
+    rows = await run.rows(
+        select(func.count(), func.coalesce(func.sum(it.c.version), 0), func.max(it.c.updated_at))
+    )
+    return tuple(rows[0])
+
+
+async def _prepare(session: AsyncSession, settings: Settings) -> tuple[queries.Runner, int]:
+    engine = _engine(session)
+    generation = await ensure_current(engine, settings)
+    conn = await session.connection()
+    runner = queries.Runner(
+        conn,
+        engine,
+        parallel=settings.stats_parallel_queries,
+        work_mem_mb=settings.stats_work_mem_mb,
+    )
+    return runner, generation
+
+
+def _key(*parts: Hashable, settings: Settings) -> tuple[Hashable, ...]:
+    defs = summary.Definitions.from_settings(settings)
+    return (*parts, defs.fingerprint, settings.stats_suppression_k)
+
+
+def _check(cohort: Cohort) -> None:
+    if (
+        cohort.performed_from
+        and cohort.performed_to
+        and cohort.performed_from > cohort.performed_to
+    ):
+        raise RuleViolation("performed_to", "performed_to is before performed_from.")
+    if (
+        cohort.levels_min is not None
+        and cohort.levels_max is not None
+        and cohort.levels_min > cohort.levels_max
+    ):
+        raise RuleViolation("levels_max", "levels_max is below levels_min.")
+
+
+def _k(exact: bool, settings: Settings) -> int | None:
+    return None if exact else settings.stats_suppression_k
+
+
+async def outcome_stats(
+    session: AsyncSession, cohort: Cohort, *, exact: bool, now: datetime | None = None
+) -> schemas.OutcomeStats:
+    _check(cohort)
+    settings = get_settings()
+    now = now or datetime.now(UTC)
+    run, generation = await _prepare(session, settings)
+    key = _key(
+        "outcomes", cohort, exact, generation, await _triggers_version(run), settings=settings
+    )
+    if (hit := CACHE.get(key)) is not None:
+        return cast(schemas.OutcomeStats, hit)
+    sheet = Sheet(_k(exact, settings))
+    figures = OutcomeFigures(
+        cohort,
+        summary.Definitions.from_settings(settings),
+        run.dialect,
+        queries.to_us(now),
+        sheet,
+    )
+    figures.declare()
+    src = figures.src
+    curves = {
+        "recurrence": (src.c.recurrence_day, src.c.recurrence_event),
+        "survival": (src.c.survival_day, src.c.survival_event),
+    }
+    _, km_rows, (patients, total, per_patient) = await asyncio.gather(
+        sheet.compute(run),
+        series.km_rows(run, src, curves),
+        series.patients_and_vertebrae(run, cohort),
+    )
+    figures.km_rows.update(km_rows)
+    sheet.put("counts.patients", patients, patients)
+    sheet.put("counts.distinct_vertebrae", total, per_patient.n)
+    sheet.put_distribution("counts.vertebrae_per_patient", per_patient)
+    sheet.finish()
+    result = schemas.OutcomeStats(
+        cohort=schemas.CohortRead.model_validate(cohort.describe()),
+        generated_at=now,
+        disclosure=sheet.disclosure(),
+        **figures.render(),
+    )
+    CACHE.put(key, result, settings.stats_cache_ttl_s)
+    return result
+
+
+async def pain_trajectory(
+    session: AsyncSession,
+    cohort: Cohort,
+    *,
+    exact: bool,
+    unit: str,
+    max_day: int,
+    now: datetime | None = None,
+) -> schemas.TrajectoryRead:
+    """Mean back pain per day (or week) since t0 with its 95 % CI (t distribution)."""
+    _check(cohort)
+    settings = get_settings()
+    now = now or datetime.now(UTC)
+    run, generation = await _prepare(session, settings)
+    key = _key("trajectory", cohort, exact, unit, max_day, generation, settings=settings)
+    if (hit := CACHE.get(key)) is not None:
+        return cast(schemas.TrajectoryRead, hit)
+    buckets = await series.trajectory(run, cohort, 7 if unit == "week" else 1, max_day)
+    k = _k(exact, settings)
+    cells = {str(b.index): Cell(b.n, b.patients) for b in buckets}
+    reasons = suppress(cells, [], k) if k is not None else {}
+    points = []
+    for b in buckets:
+        reason = reasons.get(str(b.index))
+        ci = mean_ci(b.n, b.mean, b.sd)
+        shown = reason is None
+        points.append(
+            schemas.TrajectoryPoint(
+                start_day=b.index * (7 if unit == "week" else 1),
+                n=b.n if shown else None,
+                mean=b.mean if shown else None,
+                lower=ci[0] if shown and ci else None,
+                upper=ci[1] if shown and ci else None,
+                suppressed=reason.value if reason else None,
+            )
+        )
+    disclosure = Sheet(k)
+    disclosure.reasons = {f"trajectory.{key}": r for key, r in reasons.items()}
+    result = schemas.TrajectoryRead(
+        cohort=schemas.CohortRead.model_validate(cohort.describe()),
+        generated_at=now,
+        disclosure=disclosure.disclosure(),
+        unit=unit,
+        points=points,
+    )
+    CACHE.put(key, result, settings.stats_cache_ttl_s)
+    return result
+
+
+async def breakdown(
+    session: AsyncSession,
+    cohort: Cohort,
+    *,
+    exact: bool,
+    by: Dimension,
+    now: datetime | None = None,
+) -> schemas.BreakdownRead:
+    _check(cohort)
+    settings = get_settings()
+    now = now or datetime.now(UTC)
+    run, generation = await _prepare(session, settings)
+    key = _key("breakdown", cohort, exact, by, generation, settings=settings)
+    if (hit := CACHE.get(key)) is not None:
+        return cast(schemas.BreakdownRead, hit)
+    result: dict[str, Any] = await breakdown_sheet(
+        run,
+        cohort,
+        queries.to_us(now),
+        by,
+        _k(exact, settings),
+    )
+    read = schemas.BreakdownRead(
+        cohort=schemas.CohortRead.model_validate(cohort.describe()),
+        generated_at=now,
+        by=by.value,
+        **result,
+    )
+    CACHE.put(key, read, settings.stats_cache_ttl_s)
+    return read

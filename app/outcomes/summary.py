@@ -1,0 +1,233 @@
+"""The per-episode summary (outcome_episodes), derived in SQL and kept current.
+
+Every write to procedures, levels_treated, follow_up_events or patients appends the patient to
+`outcome_dirty` through a database trigger, in the writer's transaction (see the migration).
+`refresh()` recomputes the summary rows of the dirty patients, set-based, with the definitions
+of app.episodes.rules (episodes, baseline, nearest score, improvement) and of
+app.triggers.rules (rule B, the first worsening after an improvement):
+
+- episode: a procedure, or a staged series (same series_id); first_at = its first session,
+  t0 = its last; it ends at the first later procedure (any kind) of the patient on one of its
+  levels;
+- baseline: the latest back-pain score in [first_at - window, first_at); ties: the last id;
+- time point d: the back-pain (performance, ODI) score nearest t0 + d within +/- the window,
+  strictly after t0 and before the episode ends; ties: the earlier, then the smaller id;
+- analgesia at a time point: for each drug, its latest medication record before the instant
+  (the first session for the baseline, the end of day d after t0 otherwise); a `stopped`
+  record ends the drug;
+- Kaplan-Meier times in whole UTC calendar days since t0.
+
+Claiming (UPDATE ... SET claimed) before recomputing makes it safe against concurrent writers:
+a write that commits after the claim keeps its unclaimed row and is picked up next time.
+Refreshes are serialised (an advisory lock on PostgreSQL; SQLite has one writer).
+"""
+
+import time
+from typing import Any
+
+from sqlalchemy import and_, case, delete, false, func, insert, or_, select, text, true, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.episodes.rules import TIME_POINTS
+from app.models import OutcomeDirty, OutcomeEpisode, OutcomeMeta, Patient
+from app.outcomes.definitions import (
+    COMPLICATION_COLUMNS,
+    DAYS,
+    LEAKAGE_SITES,
+    MEASURES,
+    POINTS,
+    Definitions,
+    Patients,
+    Scope,
+    big,
+    improved_sql,
+)
+from app.outcomes.dialect import DAY_US, Dialect
+from app.outcomes.episodes_sql import complications, episode_base, levels, sessions
+from app.outcomes.measures_sql import analgesia, contact, scores
+
+__all__ = ["Definitions", "refresh", "state"]
+
+LOCK_KEY = 0x6F7574636F6D65  # "outcome"
+FULL_REBUILD_FRACTION = 0.2  # more dirty patients than this share: rebuild everything
+FEW_PATIENTS = 500  # up to this many, the dirty patients are passed as a list (index lookups)
+
+dirty = OutcomeDirty.__table__
+meta_t = OutcomeMeta.__table__
+
+
+def episodes_insert(scope: Scope) -> Any:
+    d = scope.d
+    sess = sessions(scope)
+    lv = levels(scope, sess)
+    _eps, ep = episode_base(scope, sess, lv)
+    base, points, recurrence, last_pain = scores(scope, ep)
+    meds = analgesia(scope, ep)
+    last_seen = contact(scope, sess)
+    cxs = complications(scope, sess)
+
+    day = d.day
+    t0_day = day(ep.c.t0_us)
+    died = and_(ep.c.death_date.is_not(None), ep.c.end_us.is_(None))
+    last_contact = case((last_seen.c.last_us > ep.c.t0_us, last_seen.c.last_us), else_=ep.c.t0_us)
+    values: dict[str, Any] = {
+        "episode_key": ep.c.ekey,
+        "patient_id": ep.c.patient_id,
+        "kind": ep.c.kind,
+        "indication": ep.c.indication,
+        "staged": ep.c.staged == 1,
+        "first_at": ep.c.first_at,
+        "t0": ep.c.t0,
+        "ended_at": ep.c.ended_at,
+        "first_us": ep.c.first_us,
+        "t0_us": ep.c.t0_us,
+        "n_sessions": ep.c.n_sessions,
+        "n_levels": ep.c.n_levels,
+        "max_levels": ep.c.max_levels,
+        "n_repeats": ep.c.n_repeats,
+        "has_repeat": ep.c.n_repeats > 0,
+        "level_mask": ep.c.level_mask,
+        **{f"leakage_{site}": ep.c[f"leakage_{site}"] for site in LEAKAGE_SITES},
+        **{r: ep.c[r] == 1 for r in ("cervical", "thoracic", "lumbar", "sacral")},
+        "sex": ep.c.sex,
+        "histology": ep.c.histology,
+        "histology_key": ep.c.histology_key,
+        "age": ep.c.age,
+        "death_date": ep.c.death_date,
+        "patient_episodes": ep.c.patient_episodes,
+        "patient_levels": ep.c.patient_levels,
+        **{column: cxs.c[column] for column in COMPLICATION_COLUMNS},
+        "patient_complications": func.coalesce(
+            func.sum(cxs.c.cx_total).over(partition_by=ep.c.patient_id), 0
+        ),
+    }
+    for m in MEASURES:
+        values[f"{m}_base"] = base.c[f"{m}_base"]
+        for dd in DAYS:
+            values[f"{m}_d{dd}"] = points.c[f"{m}_d{dd}"]
+    for dd in DAYS:
+        b, score = base.c.pain_base, points.c[f"pain_d{dd}"]
+        both = and_(b.is_not(None), score.is_not(None))
+        relative = d.round6(d.round6(b - score) / func.nullif(b, 0))
+        values[f"improved_d{dd}"] = case((both, improved_sql(d, b, score, scope.defs)))
+        for band in (30, 50):
+            values[f"band{band}_d{dd}"] = case((both, and_(b > 0, relative >= band / 100)))
+    for name in POINTS:
+        values[f"med_{name}"] = func.coalesce(meds.c[f"med_{name}"], 0) == 1
+        values[f"ome_{name}"] = meds.c[f"ome_{name}"]
+        values[f"omekg_{name}"] = meds.c[f"omekg_{name}"]
+        values[f"opioid_free_{name}"] = meds.c[f"free_{name}"] == 1
+    for dd, width in TIME_POINTS.items():
+        closes = ep.c.t0_us + big((dd + width) * DAY_US)
+        values[f"window_d{dd}"] = and_(
+            or_(ep.c.end_us.is_(None), closes < ep.c.end_us),
+            or_(ep.c.death_us.is_(None), closes < ep.c.death_us),
+        )
+    values["recurrence_day"] = case(
+        (base.c.pain_base.is_(None), None),
+        (recurrence.c.rec_us.is_not(None), day(recurrence.c.rec_us) - t0_day),
+        (last_pain.c.last_us.is_not(None), day(last_pain.c.last_us) - t0_day),
+        else_=0,
+    )
+    values["recurrence_event"] = and_(
+        base.c.pain_base.is_not(None), recurrence.c.rec_us.is_not(None)
+    )
+    values["survival_event"] = died
+    values["survival_day"] = case(
+        (died, day(ep.c.death_us) - t0_day),
+        (ep.c.end_us.is_not(None), day(ep.c.end_us) - t0_day),
+        else_=day(last_contact) - t0_day,
+    )
+    query = (
+        select(*(expr.label(name) for name, expr in values.items()))
+        .select_from(ep)
+        .outerjoin(base, base.c.ekey == ep.c.ekey)
+        .outerjoin(points, points.c.ekey == ep.c.ekey)
+        .outerjoin(recurrence, recurrence.c.ekey == ep.c.ekey)
+        .outerjoin(last_pain, last_pain.c.ekey == ep.c.ekey)
+        .outerjoin(meds, meds.c.ekey == ep.c.ekey)
+        .outerjoin(last_seen, last_seen.c.patient_id == ep.c.patient_id)
+        .outerjoin(cxs, cxs.c.ekey == ep.c.ekey)
+    )
+    return insert(OutcomeEpisode).from_select(list(values), query)
+
+
+async def _recompute(conn: AsyncConnection, defs: Definitions, patients: Patients) -> None:
+    d = Dialect(conn.dialect.name)
+    if d.postgres:
+        # the chain of CTEs defeats row estimates: nested loops would be quadratic, and JIT
+        # would spend seconds compiling this one-off statement
+        await conn.execute(text("SET LOCAL jit = off"))
+        small = isinstance(patients, list)
+        await conn.execute(text(f"SET LOCAL enable_nestloop = {'on' if small else 'off'}"))
+    if patients is None:
+        await conn.execute(delete(OutcomeEpisode))
+    else:
+        await conn.execute(delete(OutcomeEpisode).where(OutcomeEpisode.patient_id.in_(patients)))
+    await conn.execute(episodes_insert(Scope(d, defs, patients)))
+
+
+async def _write_meta(conn: AsyncConnection, fingerprint: str, generation: int | None) -> None:
+    if generation is None:
+        # a new lineage (first build, or the table was emptied): start from the clock, so a
+        # generation number is never reused (caches key on it)
+        first = time.time_ns() // 1000
+        await conn.execute(
+            insert(OutcomeMeta).values(id=1, fingerprint=fingerprint, generation=first)
+        )
+    else:
+        await conn.execute(
+            update(OutcomeMeta)
+            .where(meta_t.c.id == 1)
+            .values(fingerprint=fingerprint, generation=generation + 1)
+        )
+
+
+async def state(conn: AsyncConnection, defs: Definitions) -> tuple[bool, int]:
+    """A cheap read: (whether the summary is current: nothing dirty and computed with these
+    definitions; its generation)."""
+    pending = await conn.scalar(select(dirty.c.id).order_by(dirty.c.id).limit(1))
+    meta = (
+        await conn.execute(
+            select(meta_t.c.fingerprint, meta_t.c.generation).where(meta_t.c.id == 1)
+        )
+    ).first()
+    if meta is None:
+        return False, 0
+    return pending is None and meta.fingerprint == defs.fingerprint, int(meta.generation)
+
+
+async def refresh(conn: AsyncConnection, defs: Definitions, *, full: bool = False) -> int:
+    """Recompute the summary of the dirty patients (every patient when `full`, when the
+    definitions changed, or when most are dirty). Run in its own transaction; returns how
+    many dirty marks it consumed."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(select(func.pg_advisory_xact_lock(LOCK_KEY)))
+    claimed = (
+        await conn.execute(
+            update(OutcomeDirty).where(dirty.c.claimed == false()).values(claimed=True)
+        )
+    ).rowcount
+    meta = (
+        await conn.execute(
+            select(meta_t.c.fingerprint, meta_t.c.generation).where(meta_t.c.id == 1)
+        )
+    ).first()
+    rebuild = full or meta is None or meta.fingerprint != defs.fingerprint
+    if not rebuild and not claimed:
+        return 0
+    patients: Patients = None
+    if not rebuild:
+        marked = select(dirty.c.patient_id).where(dirty.c.claimed == true()).distinct()
+        touched = list(await conn.scalars(marked.limit(FEW_PATIENTS + 1)))
+        if len(touched) <= FEW_PATIENTS:
+            patients = touched  # index lookups, patient by patient
+        else:
+            everyone = await conn.scalar(select(func.count()).select_from(Patient)) or 0
+            count = await conn.scalar(select(func.count()).select_from(marked.subquery())) or 0
+            rebuild = count > FULL_REBUILD_FRACTION * everyone
+            patients = None if rebuild else marked
+    await _recompute(conn, defs, patients)
+    await conn.execute(delete(OutcomeDirty).where(dirty.c.claimed == true()))
+    await _write_meta(conn, defs.fingerprint, None if meta is None else meta.generation)
+    return claimed

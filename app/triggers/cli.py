@@ -1,0 +1,64 @@
+"""`vertebro triggers sweep` (for cron) and `vertebro worker` (webhook delivery)."""
+
+import asyncio
+import signal
+from datetime import datetime
+
+import typer
+from rich.console import Console
+
+triggers_app = typer.Typer(help="Imaging triggers.", no_args_is_help=True)
+console = Console(stderr=True)
+
+
+@triggers_app.command("sweep")
+def sweep_command(
+    now: datetime | None = typer.Option(
+        None, help="Evaluate as of this time (ISO 8601, with a time zone); default: now."
+    ),
+) -> None:
+    """Run the day-14 evaluation once (idempotent; safe alongside the in-service scheduler)."""
+    from app.db import get_engine, get_sessionmaker
+    from app.triggers.service import trigger_rules
+    from app.triggers.sweep import SweepResult, run_sweep
+
+    if now is not None and now.tzinfo is None:
+        raise typer.BadParameter("--now needs a time zone, e.g. 2026-01-01T00:00:00Z")
+
+    async def run() -> SweepResult:
+        try:
+            return await run_sweep(get_sessionmaker(), trigger_rules(), now)
+        finally:
+            await get_engine().dispose()
+
+    result = asyncio.run(run())
+    console.print(
+        f"decided {result.decided} episode(s), opened {result.fired} trigger(s), "
+        f"queued {result.messages} message(s) in {result.seconds * 1000:.0f} ms"
+    )
+
+
+def worker_command(
+    once: bool = typer.Option(False, "--once", help="Deliver what is due, then exit."),
+) -> None:
+    """Deliver queued webhook messages until stopped (SIGINT / SIGTERM)."""
+    from app.db import get_engine, get_sessionmaker
+    from app.notifications.worker import Worker
+
+    async def run() -> None:
+        worker = Worker(get_sessionmaker())
+        try:
+            if once:
+                while await worker.run_once():
+                    pass
+                return
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            console.print(f"worker {worker.name} delivering; Ctrl-C to stop")
+            await worker.run(stop)
+        finally:
+            await get_engine().dispose()
+
+    asyncio.run(run())

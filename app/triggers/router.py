@@ -1,0 +1,89 @@
+"""/imaging-triggers: the records the imaging rules leave, and their lifecycle.
+
+Guarded where it is included (app/main.py): reads take `cases:read`, transitions
+`triggers:manage`; a transition is attributed to the credential that made it.
+"""
+
+import uuid
+from datetime import datetime
+
+from fastapi import APIRouter, Query, Response
+
+from app.auth.dependencies import CurrentPrincipal
+from app.common.http import Cursor, IfMatch, Limit, expected_version, set_etag
+from app.common.pagination import Page
+from app.db import SessionDep
+from app.errors import problem_responses
+from app.triggers import service
+from app.triggers.schemas import ImagingTriggerRead, RuleName, Status, TransitionIn, to_read
+
+router = APIRouter(prefix="/imaging-triggers", tags=["imaging triggers"])
+
+
+@router.get("", response_model=Page[ImagingTriggerRead], summary="List imaging triggers")
+async def list_triggers(
+    session: SessionDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    status: Status | None = None,
+    rule: RuleName | None = None,
+    patient_id: uuid.UUID | None = None,
+    procedure_id: uuid.UUID | None = Query(
+        None, description="Triggers of the episode this procedure belongs to."
+    ),
+    due_from: datetime | None = None,
+    due_to: datetime | None = None,
+    as_of: datetime | None = Query(
+        None, description="What was due at this time: due by then and not yet closed then."
+    ),
+) -> Page[ImagingTriggerRead]:
+    rows, next_cursor = await service.list_triggers(
+        session,
+        status=status,
+        rule=rule,
+        patient_id=patient_id,
+        procedure_id=procedure_id,
+        due_from=due_from,
+        due_to=due_to,
+        as_of=as_of,
+        cursor=cursor,
+        limit=limit,
+    )
+    items = [to_read(d) for d in await service.details(session, rows)]
+    return Page(items=items, next_cursor=next_cursor)
+
+
+@router.get(
+    "/{trigger_id}",
+    response_model=ImagingTriggerRead,
+    summary="Read an imaging trigger with its evidence and history",
+    responses=problem_responses(404),
+)
+async def read_trigger(
+    trigger_id: uuid.UUID, session: SessionDep, response: Response
+) -> ImagingTriggerRead:
+    trigger = await service.get_trigger(session, trigger_id)
+    set_etag(response, trigger.version)
+    return to_read((await service.details(session, [trigger]))[0])
+
+
+@router.post(
+    "/{trigger_id}/transitions",
+    response_model=ImagingTriggerRead,
+    summary="Move a trigger on: acknowledged, imaging_ordered, resolved, or dismissed (reason)",
+    responses=problem_responses(404, 409, 412, 422, 428),
+)
+async def transition(
+    trigger_id: uuid.UUID,
+    body: TransitionIn,
+    session: SessionDep,
+    response: Response,
+    principal: CurrentPrincipal,
+    if_match: IfMatch = None,
+) -> ImagingTriggerRead:
+    actor = principal.label if not body.actor else f"{body.actor} (via {principal.label})"
+    trigger = await service.transition(
+        session, trigger_id, body.to, actor, body.reason, expected_version(if_match)
+    )
+    set_etag(response, trigger.version)
+    return to_read((await service.details(session, [trigger]))[0])

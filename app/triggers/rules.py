@@ -1,0 +1,234 @@
+"""The imaging triggers of DOMAIN.md section 3, as pure functions: history in, triggers out.
+
+Episodes, baseline and "improved" come from `app.episodes.rules`. This module adds:
+
+- Rule A, the day-14 check (`day14`): due at t0 + 14 d, for augmentation episodes whose baseline
+  B >= 2. No improved back-pain score in (t0, t0 + 14 d] and at least one score in
+  [t0 + 7 d, t0 + 14 d] -> "no_improvement"; no score in that window either -> the distinct
+  "follow_up_overdue" alert. No baseline -> "baseline_missing" (a flag, never a trigger).
+  An episode ended (a later procedure on one of its levels) on or before its due time, or a
+  patient who died on or before the due day, gets no day-14 trigger.
+- Rule B, worsening after improvement (`worsenings`): after an improved score, a later score s
+  fires when s - (lowest score since that improvement) >= 2, or s >= B. Once per worsening:
+  the worsening lasts while scores stay worsened against the same reference, and only a new
+  improved score that is no longer worsened re-arms the rule. A worsening is identified by the
+  improved score that armed it, so late data that moves its first worsened score does not
+  make it a new one.
+
+Scores are judged by when they were taken (occurred_at). Only back-pain scores count.
+The set-based sweep (`app.triggers.sweep`) computes rule A in SQL with the same definitions;
+the tests hold the two to each other.
+"""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+
+from app.episodes.rules import (
+    Episode,
+    PainFact,
+    Thresholds,
+    back_pain,
+    baseline,
+    build_episodes,
+    is_improved,
+)
+from app.episodes.rules import ProcedureFact as ProcedureFact
+
+ROUNDING = 6
+
+
+class Rule(StrEnum):
+    no_improvement = "no_improvement"
+    follow_up_overdue = "follow_up_overdue"
+    worsening = "worsening"
+
+
+class Day14Outcome(StrEnum):
+    """What the day-14 check found; the first two fire a trigger of the same name."""
+
+    no_improvement = "no_improvement"
+    follow_up_overdue = "follow_up_overdue"
+    improved = "improved"
+    baseline_missing = "baseline_missing"
+    baseline_below_threshold = "baseline_below_threshold"
+    ended_before_due = "ended_before_due"
+    patient_died = "patient_died"
+
+
+FIRING_OUTCOMES = frozenset({Day14Outcome.no_improvement, Day14Outcome.follow_up_overdue})
+
+
+class EvidenceRole(StrEnum):
+    baseline = "baseline"
+    score = "score"  # a back-pain score of the day-14 window (t0, t0 + 14 d]
+    improvement = "improvement"  # rule B: the improved score that armed it
+    lowest = "lowest"  # rule B: the lowest score since that improvement
+    worsening = "worsening"  # rule B: the score that fired it
+
+
+@dataclass(frozen=True)
+class TriggerRules:
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    check_day: int = 14
+    window_start_day: int = 7
+    min_baseline: float = 2.0
+    worsening_points: float = 2.0
+
+
+@dataclass(frozen=True)
+class Evidence:
+    role: EvidenceRole
+    event_id: uuid.UUID | None
+    score: float
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class Fired:
+    rule: Rule
+    episode: Episode
+    occurrence: uuid.UUID  # t0 session (rule A) or the arming improvement (rule B)
+    due_at: datetime
+    baseline: float | None
+    evidence: tuple[Evidence, ...]
+
+    @property
+    def key(self) -> tuple[uuid.UUID, str, uuid.UUID]:
+        return (self.episode.key, self.rule.value, self.occurrence)
+
+
+@dataclass(frozen=True)
+class Day14:
+    episode: Episode
+    due_at: datetime
+    outcome: Day14Outcome
+    baseline: PainFact | None
+    fired: Fired | None
+
+
+def t0_procedure(episode: Episode) -> uuid.UUID:
+    """The last session: the day-14 check of an episode is identified by it."""
+    return episode.procedure_ids[-1]
+
+
+def due_at(episode: Episode, r: TriggerRules) -> datetime:
+    return episode.t0 + timedelta(days=r.check_day)
+
+
+def _evidence(role: EvidenceRole, s: PainFact) -> Evidence:
+    return Evidence(role, s.id, s.score, s.occurred_at)
+
+
+def day14(
+    episode: Episode, scores: Sequence[PainFact], died_on: date | None, r: TriggerRules
+) -> Day14:
+    """Rule A for one augmentation episode, judged with every score taken up to its due time."""
+    due = due_at(episode, r)
+    base = baseline(episode, scores, r.thresholds)
+
+    def result(outcome: Day14Outcome, fired: Fired | None = None) -> Day14:
+        return Day14(episode, due, outcome, base, fired)
+
+    if died_on is not None and died_on <= due.date():
+        return result(Day14Outcome.patient_died)
+    if episode.ended_at is not None and episode.ended_at <= due:
+        return result(Day14Outcome.ended_before_due)
+    if base is None:
+        return result(Day14Outcome.baseline_missing)
+    if base.score < r.min_baseline:
+        return result(Day14Outcome.baseline_below_threshold)
+    after = [s for s in back_pain(scores) if episode.t0 < s.occurred_at <= due]
+    if any(is_improved(base.score, s.score, r.thresholds) for s in after):
+        return result(Day14Outcome.improved)
+    window_start = episode.t0 + timedelta(days=r.window_start_day)
+    in_window = [s for s in after if s.occurred_at >= window_start]
+    rule = Rule.no_improvement if in_window else Rule.follow_up_overdue
+    evidence = (
+        _evidence(EvidenceRole.baseline, base),
+        *(_evidence(EvidenceRole.score, s) for s in after),
+    )
+    fired = Fired(rule, episode, t0_procedure(episode), due, base.score, evidence)
+    return result(Day14Outcome(rule.value), fired)
+
+
+def _worsened(score: float, lowest: float, base: float, r: TriggerRules) -> bool:
+    return round(score - lowest, ROUNDING) >= r.worsening_points or score >= base
+
+
+def worsenings(episode: Episode, scores: Sequence[PainFact], r: TriggerRules) -> list[Fired]:
+    """Rule B over the episode's back-pain scores, in the order they were taken."""
+    base = baseline(episode, scores, r.thresholds)
+    if base is None:
+        return []
+    fired: list[Fired] = []
+    armed_by: PainFact | None = None  # the improvement the next worsening would answer to
+    lowest: PainFact | None = None
+    worsening_from: float | None = None  # while a fired worsening lasts: its reference lowest
+    for s in back_pain(scores):
+        if not episode.contains(s.occurred_at):
+            continue
+        improved = is_improved(base.score, s.score, r.thresholds)
+        if worsening_from is not None:
+            if improved and not _worsened(s.score, worsening_from, base.score, r):
+                worsening_from = None
+                armed_by, lowest = s, s
+            continue
+        if armed_by is None:
+            if improved:
+                armed_by, lowest = s, s
+            continue
+        assert lowest is not None
+        if _worsened(s.score, lowest.score, base.score, r):
+            fired.append(
+                Fired(
+                    Rule.worsening,
+                    episode,
+                    armed_by.id or uuid.UUID(int=0),
+                    s.occurred_at,
+                    base.score,
+                    (
+                        _evidence(EvidenceRole.baseline, base),
+                        _evidence(EvidenceRole.improvement, armed_by),
+                        _evidence(EvidenceRole.lowest, lowest),
+                        _evidence(EvidenceRole.worsening, s),
+                    ),
+                )
+            )
+            worsening_from, armed_by = lowest.score, None
+        elif s.score < lowest.score:
+            lowest = s
+    return fired
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    episodes: list[Episode]
+    day14: list[Day14]  # only for augmentation episodes whose due time has come
+    worsenings: list[Fired]
+
+    @property
+    def fired(self) -> list[Fired]:
+        return [d.fired for d in self.day14 if d.fired] + self.worsenings
+
+
+def evaluate(
+    procedures: Sequence[ProcedureFact],
+    scores: Sequence[PainFact],
+    died_on: date | None,
+    now: datetime,
+    r: TriggerRules,
+) -> Evaluation:
+    """Every trigger a patient's history calls for at `now`: a clinician's reading of it."""
+    episodes = build_episodes(procedures)
+    checks: list[Day14] = []
+    worse: list[Fired] = []
+    for e in episodes:
+        if not e.is_augmentation:
+            continue
+        if due_at(e, r) <= now:
+            checks.append(day14(e, scores, died_on, r))
+        worse.extend(f for f in worsenings(e, scores, r) if f.due_at <= now)
+    return Evaluation(episodes, checks, worse)

@@ -1,0 +1,126 @@
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from app.common.schemas import InputModel
+from app.triggers.service import TriggerDetails
+
+Status = Literal["open", "acknowledged", "imaging_ordered", "resolved", "dismissed", "superseded"]
+RuleName = Literal["no_improvement", "follow_up_overdue", "worsening"]
+
+
+class EvidenceRead(BaseModel):
+    role: str = Field(
+        description="baseline; score (day-14 window); improvement, lowest, worsening (rule B)."
+    )
+    event_id: uuid.UUID = Field(description="The follow-up event (a pain score).")
+    score: float = Field(description="The back-pain score (0-10) as it was when the rule fired.")
+    occurred_at: datetime
+
+
+class TransitionRead(BaseModel):
+    from_status: str
+    to_status: str
+    actor: str
+    reason: str | None
+    at: datetime
+
+
+class ImagingTriggerRead(BaseModel):
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    rule: RuleName = Field(
+        description="no_improvement and follow_up_overdue: rule A (day 14); worsening: rule B."
+    )
+    status: Status
+    episode_key: uuid.UUID = Field(description="The series id, or the procedure id.")
+    procedure_id: uuid.UUID = Field(description="The episode's last session (t0).")
+    procedure_ids: list[uuid.UUID]
+    levels: list[str]
+    t0: datetime
+    due_at: datetime = Field(
+        description="Rule A: t0 + 14 days. Rule B: when the worsening score was taken."
+    )
+    baseline: float | None
+    evidence: list[EvidenceRead] = Field(description="The scores that fired it.")
+    history: list[TransitionRead]
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+    version: int
+
+
+class TransitionIn(InputModel):
+    to: Literal["acknowledged", "imaging_ordered", "resolved", "dismissed"]
+    actor: str | None = Field(
+        None,
+        min_length=1,
+        max_length=120,
+        description="The clinician acting, recorded with the credential that sends the request.",
+    )
+    reason: str | None = Field(None, max_length=4000, description="Required to dismiss.")
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {"to": "acknowledged", "actor": "Dr M. Heran"},
+                {"to": "dismissed", "reason": "Pain explained by a new rib metastasis."},
+            ]
+        }
+    }
+
+
+class Day14CheckRead(BaseModel):
+    episode_key: uuid.UUID
+    t0_procedure_id: uuid.UUID
+    t0: datetime
+    due_at: datetime
+    outcome: str = Field(
+        description="no_improvement, follow_up_overdue, improved, baseline_missing, "
+        "baseline_below_threshold, ended_before_due or patient_died."
+    )
+    baseline: float | None
+    checked_at: datetime
+
+    model_config = {"from_attributes": True}
+
+
+def to_read(d: TriggerDetails) -> ImagingTriggerRead:
+    t = d.trigger
+    return ImagingTriggerRead.model_validate(
+        {
+            "id": t.id,
+            "patient_id": t.patient_id,
+            "rule": t.rule,
+            "status": t.status,
+            "episode_key": t.episode_key,
+            "procedure_id": t.procedure_id,
+            "procedure_ids": d.procedure_ids,
+            "levels": d.levels,
+            "t0": t.t0,
+            "due_at": t.due_at,
+            "baseline": t.baseline,
+            "evidence": [
+                EvidenceRead(
+                    role=e.role, event_id=e.event_id, score=e.score, occurred_at=e.occurred_at
+                )
+                for e in d.evidence
+            ],
+            "history": [
+                TransitionRead(
+                    from_status=h.from_status,
+                    to_status=h.to_status,
+                    actor=h.actor,
+                    reason=h.reason,
+                    at=h.at,
+                )
+                for h in d.history
+            ],
+            "created_at": t.created_at,
+            "updated_at": t.updated_at,
+            "closed_at": t.closed_at,
+            "version": t.version,
+        }
+    )

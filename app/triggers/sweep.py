@@ -1,0 +1,229 @@
+"""The time-based evaluation: rule A (the day-14 check) for every episode whose due time has come.
+
+Set-based: four INSERT ... SELECT statements in one transaction, whatever the number of
+procedures, with no Python loop over them.
+
+1. `imaging_day14_checks`: one decision per augmentation episode (single session, or staged
+   series counted from its last session) that is due (t0 + 14 d <= now) and not yet decided for
+   its current t0 session. The baseline, "improved", "a score in [t0 + 7 d, t0 + 14 d]", the end
+   of the episode by a later procedure on one of its levels and the patient's death are
+   correlated subqueries on indexed columns; the definitions are those of `app.triggers.rules`.
+2. `imaging_triggers` for the decisions that fire (no_improvement, follow_up_overdue); a decision
+   is new only when its episode and t0 had none, so no earlier trigger shares its key
+   (generation 0; later revisions are `evaluate_patient`'s).
+3. `imaging_trigger_evidence`: the baseline and the back-pain scores of (t0, t0 + 14 d].
+4. `outbox_messages`: imaging_trigger.opened for each subscription that wants it.
+
+Idempotent and safe to run from several processes at once: each decision and each trigger has a
+unique natural key and is inserted with ON CONFLICT DO NOTHING, and steps 2-4 only follow the
+rows that this run inserted (its batch id). A decision already taken is never re-taken by the
+sweep; later data revises it through `app.triggers.service.evaluate_patient`.
+"""
+
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.episodes.rules import EPSILON
+from app.models.base import new_id, utcnow
+from app.models.enums import AUGMENTATION_KINDS
+from app.notifications.outbox import enqueue_batch
+from app.triggers.dialect import Dialect, dialect_of, typed
+from app.triggers.rules import Day14Outcome, TriggerRules
+
+AUGMENTATION = ", ".join(f"'{k}'" for k in sorted(AUGMENTATION_KINDS))
+ANALYZE_AFTER = 5_000
+BACK_PAIN = "e.kind = 'pain' AND COALESCE(e.site, 'back') = 'back' AND e.score IS NOT NULL"
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    batch_id: uuid.UUID
+    decided: int  # episodes whose day-14 decision this run took
+    fired: int  # triggers it opened
+    messages: int  # outbox messages it queued
+    seconds: float
+
+
+def _decisions_sql(d: Dialect, r: TriggerRules) -> str:
+    t = r.thresholds
+    return f"""
+    WITH singles AS MATERIALIZED (
+        SELECT p.id AS ekey, p.id AS t0_id, p.patient_id, p.performed_at AS first_at,
+               p.performed_at AS t0
+        FROM procedures p
+        WHERE p.series_id IS NULL AND p.kind IN ({AUGMENTATION}) AND p.performed_at <= :cutoff
+          AND NOT EXISTS (SELECT 1 FROM imaging_day14_checks c
+                          WHERE c.episode_key = p.id AND c.t0_procedure_id = p.id)
+    ),
+    staged AS (
+        SELECT p.series_id AS ekey, p.id, p.patient_id, p.performed_at,
+               FIRST_VALUE(p.kind) OVER (PARTITION BY p.series_id
+                                         ORDER BY p.performed_at, p.id) AS first_kind,
+               MIN(p.performed_at) OVER (PARTITION BY p.series_id) AS first_at,
+               ROW_NUMBER() OVER (PARTITION BY p.series_id
+                                  ORDER BY p.performed_at DESC, p.id DESC) AS last_rank
+        FROM procedures p
+        WHERE p.series_id IS NOT NULL
+    ),
+    series AS MATERIALIZED (
+        SELECT st.ekey, st.id AS t0_id, st.patient_id, st.first_at, st.performed_at AS t0
+        FROM staged st
+        WHERE st.last_rank = 1 AND st.first_kind IN ({AUGMENTATION})
+          AND st.performed_at <= :cutoff
+          AND NOT EXISTS (SELECT 1 FROM imaging_day14_checks c
+                          WHERE c.episode_key = st.ekey AND c.t0_procedure_id = st.id)
+    ),
+    due AS (
+        SELECT x.*,
+               {d.add_days("x.t0", r.check_day)} AS due_at,
+               {d.add_days("x.t0", r.window_start_day)} AS window_at,
+               {d.add_days("x.first_at", -t.baseline_window_days)} AS base_from
+        FROM (SELECT * FROM singles UNION ALL SELECT * FROM series) AS x
+    ),
+    based AS MATERIALIZED (
+        SELECT u.*,
+               (SELECT e.id FROM follow_up_events e
+                WHERE e.patient_id = u.patient_id AND {BACK_PAIN}
+                  AND e.occurred_at >= u.base_from AND e.occurred_at < u.first_at
+                ORDER BY e.occurred_at DESC, e.id DESC LIMIT 1) AS base_id
+        FROM due u
+    ),
+    judged AS (
+        SELECT b.*, be.score AS base,
+            EXISTS (SELECT 1 FROM patients pt
+                    WHERE pt.id = b.patient_id AND pt.death_date IS NOT NULL
+                      AND pt.death_date <= {d.to_date("b.due_at")}) AS died,
+            EXISTS (SELECT 1 FROM procedures q JOIN levels_treated lq ON lq.procedure_id = q.id
+                    WHERE q.patient_id = b.patient_id
+                      AND q.performed_at > b.t0 AND q.performed_at <= b.due_at
+                      AND COALESCE(q.series_id, q.id) <> b.ekey
+                      AND lq.level IN (
+                          SELECT le.level FROM procedures pe
+                          JOIN levels_treated le ON le.procedure_id = pe.id
+                          WHERE pe.patient_id = b.patient_id
+                            AND COALESCE(pe.series_id, pe.id) = b.ekey)) AS ended,
+            EXISTS (SELECT 1 FROM follow_up_events e
+                    WHERE e.patient_id = b.patient_id AND {BACK_PAIN}
+                      AND e.occurred_at > b.t0 AND e.occurred_at <= b.due_at
+                      AND (CAST(be.score AS DOUBLE PRECISION)
+                               - CAST(e.score AS DOUBLE PRECISION) >= :points_min
+                           OR (be.score > 0
+                               AND CAST(be.score AS DOUBLE PRECISION)
+                                   - CAST(e.score AS DOUBLE PRECISION)
+                                   >= :fraction * CAST(be.score AS DOUBLE PRECISION)
+                                      - :epsilon))
+                   ) AS improved,
+            EXISTS (SELECT 1 FROM follow_up_events e
+                    WHERE e.patient_id = b.patient_id AND {BACK_PAIN}
+                      AND e.occurred_at >= b.window_at AND e.occurred_at <= b.due_at) AS seen
+        FROM based b LEFT JOIN follow_up_events be ON be.id = b.base_id
+    )
+    INSERT INTO imaging_day14_checks (episode_key, t0_procedure_id, patient_id, t0, due_at,
+                                      outcome, baseline, baseline_event_id, checked_at, batch_id)
+    SELECT j.ekey, j.t0_id, j.patient_id, j.t0, j.due_at,
+           CASE WHEN j.died THEN '{Day14Outcome.patient_died}'
+                WHEN j.ended THEN '{Day14Outcome.ended_before_due}'
+                WHEN j.base IS NULL THEN '{Day14Outcome.baseline_missing}'
+                WHEN j.base < :min_baseline THEN '{Day14Outcome.baseline_below_threshold}'
+                WHEN j.improved THEN '{Day14Outcome.improved}'
+                WHEN j.seen THEN '{Day14Outcome.no_improvement}'
+                ELSE '{Day14Outcome.follow_up_overdue}' END,
+           j.base, j.base_id, :now, :batch
+    FROM judged j
+    WHERE 1 = 1
+    ON CONFLICT DO NOTHING
+    """
+
+
+def _triggers_sql(d: Dialect) -> str:
+    return f"""
+    INSERT INTO imaging_triggers (id, patient_id, episode_key, procedure_id, rule, occurrence,
+                                  generation, status, t0, due_at, baseline, batch_id,
+                                  created_at, updated_at, version)
+    SELECT {d.uuid7()}, c.patient_id, c.episode_key, c.t0_procedure_id, c.outcome,
+           c.t0_procedure_id, 0, 'open', c.t0, c.due_at, c.baseline, :batch, :now, :now, 1
+    FROM imaging_day14_checks c
+    WHERE c.batch_id = :batch
+      AND c.outcome IN ('{Day14Outcome.no_improvement}', '{Day14Outcome.follow_up_overdue}')
+    ON CONFLICT DO NOTHING
+    """
+
+
+EVIDENCE_SQL = f"""
+    INSERT INTO imaging_trigger_evidence (trigger_id, event_id, role, score, occurred_at)
+    SELECT t.id, e.id, 'baseline', e.score, e.occurred_at
+    FROM imaging_triggers t
+    JOIN imaging_day14_checks c
+      ON c.episode_key = t.episode_key AND c.t0_procedure_id = t.occurrence
+    JOIN follow_up_events e ON e.id = c.baseline_event_id
+    WHERE t.batch_id = :batch AND t.rule <> 'worsening'
+    UNION ALL
+    SELECT t.id, e.id, 'score', e.score, e.occurred_at
+    FROM imaging_triggers t
+    JOIN follow_up_events e
+      ON e.patient_id = t.patient_id AND e.occurred_at > t.t0 AND e.occurred_at <= t.due_at
+    WHERE t.batch_id = :batch AND t.rule <> 'worsening' AND {BACK_PAIN}
+"""
+
+
+async def sweep(
+    session: AsyncSession, rules: TriggerRules, now: datetime | None = None
+) -> SweepResult:
+    """Run the day-14 evaluation in the caller's transaction (the caller commits)."""
+    started = time.perf_counter()
+    now = now or utcnow()
+    d = dialect_of(session)
+    batch = new_id()
+    t = rules.thresholds
+    if d.postgres:
+        # JIT compilation costs more than it saves on these short correlated lookups
+        await session.execute(text("SET LOCAL jit = off"))
+    await session.execute(
+        typed(_decisions_sql(d, rules), uuids=("batch",), times=("now", "cutoff")),
+        {
+            "now": now,
+            "cutoff": now - timedelta(days=rules.check_day),
+            "batch": batch,
+            "points_min": t.improvement_points - EPSILON,
+            "fraction": t.improvement_fraction,
+            "epsilon": EPSILON,
+            "min_baseline": rules.min_baseline,
+        },
+    )
+    fired = await session.execute(
+        typed(_triggers_sql(d), uuids=("batch",), times=("now",)), {"batch": batch, "now": now}
+    )
+    await session.execute(typed(EVIDENCE_SQL, uuids=("batch",)), {"batch": batch})
+    messages = await enqueue_batch(session, batch, now)
+    # counted from the batch (sqlite3 reports no rowcount for WITH ... INSERT)
+    decided = await session.scalar(
+        typed(
+            "SELECT COUNT(*) FROM imaging_day14_checks WHERE batch_id = :batch", uuids=("batch",)
+        ),
+        {"batch": batch},
+    )
+    if d.postgres and (decided or 0) >= ANALYZE_AFTER:
+        # the anti-join that skips decided episodes needs fresh statistics after a big run
+        await session.execute(text("ANALYZE imaging_day14_checks"))
+    return SweepResult(
+        batch,
+        int(decided or 0),
+        int(getattr(fired, "rowcount", 0) or 0),
+        messages,
+        time.perf_counter() - started,
+    )
+
+
+async def run_sweep(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    rules: TriggerRules,
+    now: datetime | None = None,
+) -> SweepResult:
+    """One sweep in its own transaction: what the scheduler and `vertebro triggers sweep` run."""
+    async with sessionmaker() as session, session.begin():
+        return await sweep(session, rules, now)

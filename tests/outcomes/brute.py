@@ -1,0 +1,322 @@
+"""Every figure of GET /stats/outcomes, a second way: plain Python over the generated rows.
+
+Per episode it uses the pure definitions (app.episodes.rules: episodes, baseline, nearest,
+is_improved; app.triggers.rules.worsenings: rule B); the rest (medication state, windows,
+Kaplan-Meier, quartiles) is written out here directly, row by row, without SQL.
+"""
+
+import math
+import statistics
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from app.episodes import rules
+from app.outcomes.cohort import AGE_RANGES, Cohort
+from app.triggers.rules import TriggerRules, worsenings
+from bench.synthetic import Registry
+
+AUGMENTATION = {"vertebroplasty", "kyphoplasty"}
+POINTS: list[tuple[str, int]] = [("base", 0), *((f"d{d}", d) for d in rules.TIME_POINTS)]
+KM_DAYS = (30, 90, 180, 365)
+Z = 1.959963984540054
+
+
+def quantile(values: Sequence[float], p: float) -> float:
+    ordered = sorted(values)
+    pos = p * (len(ordered) - 1)
+    low = math.floor(pos)
+    if pos == low:
+        return float(ordered[low])
+    return float(ordered[low] + (pos - low) * (ordered[low + 1] - ordered[low]))
+
+
+def distribution(values: Sequence[float], denominator: int) -> dict[str, Any]:
+    n = len(values)
+    return {
+        "n": n,
+        "denominator": denominator,
+        "mean": statistics.fmean(values) if n else None,
+        "sd": statistics.stdev(values) if n >= 2 else None,
+        "median": quantile(values, 0.5) if n else None,
+        "q1": quantile(values, 0.25) if n else None,
+        "q3": quantile(values, 0.75) if n else None,
+        "suppressed": None,
+    }
+
+
+def rate(n: int, denominator: int) -> dict[str, Any]:
+    return {
+        "n": n,
+        "denominator": denominator,
+        "proportion": n / denominator if denominator else None,
+        "suppressed": None,
+    }
+
+
+def figure(value: int) -> dict[str, Any]:
+    return {"value": value, "suppressed": None}
+
+
+def midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), UTC)
+
+
+def day_diff(a: datetime | date, t0: datetime) -> int:
+    a_day = a.astimezone(UTC).date() if isinstance(a, datetime) else a
+    return (a_day - t0.astimezone(UTC).date()).days
+
+
+@dataclass
+class Ep:
+    """One episode with every per-episode value the statistics aggregate."""
+
+    episode: rules.Episode
+    patient: dict[str, Any]
+    sessions: list[dict[str, Any]]
+    levels: list[dict[str, Any]]  # with "repeat"
+    values: dict[str, Any]
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+
+def _repeats(procedures: list[dict[str, Any]], levels: list[dict[str, Any]]) -> set[uuid.UUID]:
+    """Level rows treating a vertebra an earlier procedure of the same class treated."""
+    by_id = {p["id"]: p for p in procedures}
+
+    def klass(kind: str) -> str:
+        return "augmentation" if kind in AUGMENTATION else kind
+
+    repeated = set()
+    for row in levels:
+        mine = by_id[row["procedure_id"]]
+        mine_key = (mine["performed_at"], mine["id"].int)
+        for other in levels:
+            theirs = by_id[other["procedure_id"]]
+            if (
+                other["level"] == row["level"]
+                and klass(theirs["kind"]) == klass(mine["kind"])
+                and (theirs["performed_at"], theirs["id"].int) < mine_key
+            ):
+                repeated.add(row["id"])
+                break
+    return repeated
+
+
+def _med_state(meds: list[dict[str, Any]], at: datetime) -> dict[str, Any]:
+    latest: dict[str, dict[str, Any]] = {}
+    for m in sorted(meds, key=lambda m: (m["occurred_at"], m["id"].int)):
+        if m["occurred_at"] < at:
+            latest[m["drug"]] = m
+    active = [m for m in latest.values() if (m["medication_status"] or "active") == "active"]
+    opioids = [m for m in active if m["is_opioid"] is True]
+    unknown = [m for m in active if m["is_opioid"] is None]
+    ome = None
+    if not unknown and all(m["ome_mg_day"] is not None for m in opioids):
+        ome = sum(float(m["ome_mg_day"]) for m in opioids)
+    omekg = None
+    if not unknown and all(m["ome_mg_kg_day"] is not None for m in opioids):
+        omekg = sum(float(m["ome_mg_kg_day"]) for m in opioids)
+    free = False if opioids else (None if unknown else True)
+    return {"ome": ome, "omekg": omekg, "free": free}
+
+
+def episodes_of(registry: Registry, t: rules.Thresholds, worsening_points: float) -> list[Ep]:
+    procedures: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
+    for p in registry.procedures:
+        procedures[p["patient_id"]].append(p)
+    levels: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
+    for lv in registry.levels:
+        levels[lv["procedure_id"]].append(lv)
+    events: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
+    for e in registry.events:
+        events[e["patient_id"]].append(e)
+    trigger_rules = TriggerRules(thresholds=t, worsening_points=worsening_points)
+    out = []
+    for patient in registry.patients:
+        mine = procedures[patient["id"]]
+        if not mine:
+            continue
+        my_levels = [lv for p in mine for lv in levels[p["id"]]]
+        repeated = _repeats(mine, my_levels)
+        evs = sorted(events[patient["id"]], key=lambda e: (e["occurred_at"], e["id"].int))
+
+        def facts(kind: str, evs: list[dict[str, Any]] = evs) -> list[rules.PainFact]:
+            return [
+                rules.PainFact(e["occurred_at"], float(e["score"]), e["site"] or "back", e["id"])
+                for e in evs
+                if e["kind"] == kind and e["score"] is not None
+            ]
+
+        pains, ps, odi = facts("pain"), facts("performance"), facts("function")
+        meds = [e for e in evs if e["kind"] == "medication"]
+        contact = max([e["occurred_at"] for e in evs] + [p["performed_at"] for p in mine])
+        death = patient["death_date"]
+        built = rules.build_episodes(
+            rules.ProcedureFact(
+                p["id"],
+                p["performed_at"],
+                p["kind"],
+                frozenset(lv["level"] for lv in levels[p["id"]]),
+                p["series_id"],
+            )
+            for p in mine
+        )
+        for episode in built:
+            sessions = [next(p for p in mine if p["id"] == pid) for pid in episode.procedure_ids]
+            ep_levels = [
+                {**lv, "repeat": lv["id"] in repeated} for s in sessions for lv in levels[s["id"]]
+            ]
+            v: dict[str, Any] = {}
+            for name, scored in (("pain", pains), ("ps", ps), ("odi", odi)):
+                base = rules.baseline(episode, scored, t)
+                v[f"{name}_base"] = base.score if base else None
+                for day, width in rules.TIME_POINTS.items():
+                    near = rules.nearest(episode, scored, day, width)
+                    v[f"{name}_d{day}"] = near.score if near else None
+            for name, day in POINTS:
+                at = episode.first_at if not day else episode.t0 + timedelta(days=day + 1)
+                applicable = not day or (
+                    (episode.ended_at is None or at <= episode.ended_at)
+                    and (death is None or at <= midnight(death))
+                )
+                known = any(m["occurred_at"] < at for m in meds)
+                v[f"med_{name}"] = applicable and known
+                v[f"at_{name}"] = at
+                state = _med_state(meds, at)
+                v[f"ome_{name}"], v[f"omekg_{name}"] = state["ome"], state["omekg"]
+                v[f"free_{name}"] = state["free"]
+            for day, width in rules.TIME_POINTS.items():
+                closes = episode.t0 + timedelta(days=day + width)
+                v[f"closes_d{day}"] = closes
+                v[f"window_d{day}"] = (episode.ended_at is None or closes < episode.ended_at) and (
+                    death is None or closes < midnight(death)
+                )
+            if v["pain_base"] is None:
+                v["rec"] = None
+            else:
+                fired = worsenings(episode, pains, trigger_rules)
+                inside = [s for s in rules.back_pain(pains) if episode.contains(s.occurred_at)]
+                if fired:
+                    v["rec"] = (day_diff(fired[0].due_at, episode.t0), True)
+                elif inside:
+                    v["rec"] = (day_diff(inside[-1].occurred_at, episode.t0), False)
+                else:
+                    v["rec"] = (0, False)
+            if death is not None and episode.ended_at is None:
+                v["surv"] = (day_diff(death, episode.t0), True)
+            elif episode.ended_at is not None:
+                v["surv"] = (day_diff(episode.ended_at, episode.t0), False)
+            else:
+                v["surv"] = (day_diff(max(contact, episode.t0), episode.t0), False)
+            out.append(Ep(episode, patient, sessions, ep_levels, v))
+    return out
+
+
+def in_cohort(ep: Ep, c: Cohort) -> bool:
+    e, p, first = ep.episode, ep.patient, ep.sessions[0]
+    if c.histology and (p["histology"] or "").lower() not in {h.lower() for h in c.histology}:
+        return False
+    if c.histology and p["histology"] is None:
+        return False
+    if c.age_bands:
+        born = p["birth_date"]
+        age = None if born is None else rules_age(born, e.first_at.astimezone(UTC).date())
+        if age is None or not any(_in_band(age, *AGE_RANGES[b]) for b in c.age_bands):
+            return False
+    checks: list[tuple[Any, Callable[[], bool]]] = [
+        (c.sex, lambda: p["sex"] in c.sex),
+        (c.kinds, lambda: e.kind in c.kinds),
+        (c.indications, lambda: first["indication"] in c.indications),
+        (c.performed_from, lambda: e.first_at >= midnight(c.performed_from or date.min)),
+        (
+            c.performed_to,
+            lambda: e.first_at < midnight(c.performed_to or date.max) + timedelta(days=1),
+        ),
+        (c.regions, lambda: bool(set(c.regions) & {region(lv["level"]) for lv in ep.levels})),
+        (c.staged is not None, lambda: (e.key not in e.procedure_ids) == c.staged),
+        (c.repeat is not None, lambda: any(lv["repeat"] for lv in ep.levels) == c.repeat),
+    ]
+    if any(active and not test() for active, test in checks):
+        return False
+    widest = max((per_session(ep).values()), default=0)
+    if c.levels_min is not None and widest < c.levels_min:
+        return False
+    return not (c.levels_max is not None and widest > c.levels_max)
+
+
+def _in_band(age: int, low: int, high: int | None) -> bool:
+    return age >= low and (high is None or age <= high)
+
+
+def per_session(ep: Ep) -> dict[uuid.UUID, int]:
+    counts: dict[uuid.UUID, int] = defaultdict(int)
+    for lv in ep.levels:
+        counts[lv["procedure_id"]] += 1
+    return counts
+
+
+def region(level: str) -> str:
+    return {"C": "cervical", "T": "thoracic", "L": "lumbar"}.get(level[0], "sacral")
+
+
+def rules_age(born: date, on: date) -> int:
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+def kaplan_meier(times: Iterable[tuple[int, bool]], n_key: dict[str, Any]) -> dict[str, Any]:
+    """Product-limit over individual (time, event) pairs, log-log Greenwood intervals."""
+    obs = list(times)
+    curve: list[tuple[int, float, float, float]] = []  # (day, S, lower, upper) at event days
+    s, v = 1.0, 0.0
+    for day in sorted({d for d, _ in obs}):
+        at_risk = sum(1 for d, _ in obs if d >= day)
+        events = sum(1 for d, e in obs if d == day and e)
+        if not events:
+            continue
+        s *= 1 - events / at_risk
+        if at_risk > events:
+            v += events / (at_risk * (at_risk - events))
+        if s <= 0:
+            low, high = 0.0, 0.0
+        elif v == 0:
+            low, high = s, s
+        else:
+            se = math.sqrt(v) / abs(math.log(s))
+            low, high = s ** math.exp(Z * se), s ** math.exp(-Z * se)
+        curve.append((day, s, low, high))
+
+    def first(i: int) -> int | None:
+        return next((c[0] for c in curve if c[i] <= 0.5), None)
+
+    last = max((d for d, _ in obs), default=None)
+    points = []
+    for t in KM_DAYS:
+        before = [c for c in curve if c[0] <= t]
+        sv, lo, hi = (before[-1][1], before[-1][2], before[-1][3]) if before else (1.0, 1.0, 1.0)
+        undefined = last is None or (t > last and sv > 0)
+        points.append(
+            {
+                "day": t,
+                "at_risk": sum(1 for d, _ in obs if d >= t),
+                "survival": None if undefined else sv,
+                "lower": None if undefined else lo,
+                "upper": None if undefined else hi,
+                "suppressed": None,
+            }
+        )
+    events = sum(1 for _, e in obs if e)
+    return {
+        "n": n_key,
+        "events": figure(events),
+        "censored": figure(len(obs) - events),
+        "median_days": first(1),
+        "median_lower": first(2),
+        "median_upper": first(3),
+        "median_suppressed": None,
+        "at": points,
+    }

@@ -1,0 +1,145 @@
+"""The chart endpoints (pain trajectory, breakdown) equal a brute-force recomputation."""
+
+import math
+import statistics
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from httpx import AsyncClient
+
+from app.db import get_engine
+from app.episodes import rules
+from app.outcomes.cohort import Cohort
+from app.outcomes.trajectory import t_quantile_975
+from bench.synthetic import insert_registry
+from tests.conftest import ScopedClient
+from tests.outcomes.brute import Ep, distribution, in_cohort, per_session, rate, region
+from tests.outcomes.test_brute_force import differences, reference, registry, thresholds
+
+
+def _trajectory(eps: list[Ep], unit: int, max_day: int) -> list[dict[str, Any]]:
+    pains: dict[Any, list[rules.PainFact]] = defaultdict(list)
+    for row in registry().events:
+        if row["kind"] == "pain" and row["score"] is not None:
+            pains[row["patient_id"]].append(
+                rules.PainFact(
+                    row["occurred_at"], float(row["score"]), row["site"] or "back", row["id"]
+                )
+            )
+    buckets: dict[int, list[float]] = defaultdict(list)
+    for ep in eps:
+        e = ep.episode
+        mine: dict[int, list[float]] = defaultdict(list)
+        for s in rules.back_pain(pains[ep.patient["id"]]):
+            since = s.occurred_at - e.t0
+            if e.contains(s.occurred_at) and since < timedelta(days=max_day + 1):
+                mine[since // timedelta(days=unit)].append(s.score)
+        for b, scores in mine.items():
+            buckets[b].append(statistics.fmean(scores))
+    points = []
+    for b in sorted(buckets):
+        values = buckets[b]
+        n, mean = len(values), statistics.fmean(values)
+        low = high = None
+        if n >= 2:
+            half = t_quantile_975(n - 1) * statistics.stdev(values) / math.sqrt(n)
+            low, high = mean - half, mean + half
+        points.append(
+            {
+                "start_day": b * unit,
+                "n": n,
+                "mean": mean,
+                "lower": low,
+                "upper": high,
+                "suppressed": None,
+            }
+        )
+    return points
+
+
+@pytest.mark.parametrize(("unit", "days", "max_day"), [("day", 1, 60), ("week", 7, 400)])
+async def test_pain_trajectory_matches_brute_force(
+    client: AsyncClient, unit: str, days: int, max_day: int
+) -> None:
+    async with get_engine().begin() as conn:
+        await insert_registry(conn, registry())
+    response = await client.get(
+        "/api/v1/stats/pain-trajectory", params={"unit": unit, "max_day": max_day}
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    want = _trajectory([ep for ep in reference() if in_cohort(ep, Cohort())], days, max_day)
+    assert len(want) > 8
+    assert not differences(body["points"], want, "points")
+
+
+def _row(group: str, eps: list[Ep], now: datetime) -> dict[str, Any]:
+    t = thresholds()
+    both = [ep for ep in eps if ep["pain_base"] is not None and ep["pain_d14"] is not None]
+    eligible = [ep for ep in eps if ep["window_d14"] and ep["closes_d14"] < now]
+    counted = [ep for ep in eps if ep["med_d30"] and ep["at_d30"] <= now]
+    known = [ep for ep in counted if ep["free_d30"] is not None]
+    n = len(eps)
+
+    def values(key: str) -> list[float]:
+        return [ep[key] for ep in eps if ep[key] is not None]
+
+    return {
+        "group": group,
+        "patients": {"value": len({ep.patient["id"] for ep in eps}), "suppressed": None},
+        "episodes": {"value": n, "suppressed": None},
+        "sessions": {"value": sum(len(ep.sessions) for ep in eps), "suppressed": None},
+        "baseline_pain": distribution(values("pain_base"), n),
+        "pain_d14": distribution(values("pain_d14"), n),
+        "clinical_success_2w": rate(
+            sum(rules.is_improved(ep["pain_base"], ep["pain_d14"], t) for ep in both), len(both)
+        ),
+        "completeness_d14": rate(sum(ep["pain_d14"] is not None for ep in eligible), len(eligible)),
+        "pain_d30": distribution(values("pain_d30"), n),
+        "opioid_free_d30": rate(sum(ep["free_d30"] is True for ep in known), len(known)),
+    }
+
+
+def _group(ep: Ep, by: str) -> list[str]:
+    if by == "histology":
+        return [(ep.patient["histology"] or "unknown").lower()]
+    if by == "level_count":
+        widest = max(per_session(ep).values(), default=0)
+        return [str(widest) if widest < 5 else "5+"]
+    return sorted({region(lv["level"]) for lv in ep.levels})
+
+
+@pytest.mark.parametrize("by", ["histology", "region", "level_count"])
+async def test_breakdown_matches_brute_force(client: AsyncClient, by: str) -> None:
+    async with get_engine().begin() as conn:
+        await insert_registry(conn, registry())
+    now = datetime.now(UTC)
+    response = await client.get("/api/v1/stats/breakdown", params={"by": by})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    eps = [ep for ep in reference() if in_cohort(ep, Cohort())]
+    groups: dict[str, list[Ep]] = defaultdict(list)
+    for ep in eps:
+        for g in _group(ep, by):
+            groups[g].append(ep)
+    assert body["additive"] is (by != "region")
+    assert not differences(body["total"], _row("total", eps, now), "total")
+    got = {row["group"]: row for row in body["groups"]}
+    assert set(got) == set(groups)
+    for name, members in groups.items():
+        assert not differences(got[name], _row(name, members, now), name)
+
+
+async def test_breakdown_suppresses_across_groups(scoped_client: ScopedClient) -> None:
+    async with get_engine().begin() as conn:
+        await insert_registry(conn, registry())
+    async with scoped_client("stats:read") as dashboard:
+        response = await dashboard.get("/api/v1/stats/breakdown", params={"by": "histology"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    k = body["disclosure"]["k"]
+    episodes = [row["episodes"]["value"] for row in body["groups"]]
+    assert all(v is None or not 1 <= v < k for v in episodes)
+    assert episodes.count(None) != 1  # a lone hidden group would be the total minus the rest
