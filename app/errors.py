@@ -13,7 +13,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+)
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -235,6 +241,39 @@ async def _on_unavailable(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# PostgreSQL errors that a retry can clear: statement timeout (often a long lock wait), lock
+# timeout, deadlock, serialization failure. Anything else unexpected stays a 500.
+TRANSIENT_SQLSTATES = frozenset({"57014", "55P03", "40P01", "40001"})
+
+
+async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
+    if getattr(getattr(exc, "orig", None), "sqlstate", None) in TRANSIENT_SQLSTATES:
+        return problem_response(
+            request,
+            503,
+            "busy",
+            "The database was too busy to finish this request (it changed nothing); retry.",
+            headers={"Retry-After": "2"},
+        )
+    return await _on_dbapi_error(request, exc)
+
+
+# SQLSTATE classes that mean "the database is not available right now", whatever exception
+# class the driver maps them to (asyncpg's are plain DBAPIError): connection exceptions (08),
+# insufficient resources such as too many connections (53), operator intervention (57: a
+# statement cancelled by statement_timeout, the server shutting down or starting up).
+_UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57")
+
+
+async def _on_dbapi_error(request: Request, exc: Exception) -> JSONResponse:
+    """Driver errors that are not transient (above): unavailable (503) or unexpected (500)."""
+    assert isinstance(exc, DBAPIError)
+    sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
+    if exc.connection_invalidated or sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES:
+        return await _on_unavailable(request, exc)
+    raise exc  # a 500, logged like any other unexpected error
+
+
 async def _on_integrity_error(request: Request, exc: Exception) -> JSONResponse:
     """A constraint caught what the services did not (typically a concurrent writer)."""
     return problem_response(request, 409, "conflict", "This write conflicts with stored data.")
@@ -255,9 +294,11 @@ async def _on_stale_data(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    """Every error answered as problem+json, and documented as such in the OpenAPI schema."""
     app.add_exception_handler(StaleDataError, _on_stale_data)
     for unavailable in (OSError, TimeoutError, OperationalError, InterfaceError):
         app.add_exception_handler(unavailable, _on_unavailable)
+    app.add_exception_handler(DBAPIError, _on_database_error)
     app.add_exception_handler(IntegrityError, _on_integrity_error)
     app.add_exception_handler(DataError, _on_data_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
@@ -265,6 +306,54 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _on_domain_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(Exception, _on_unexpected)
+    _document_problems(app)
+
+
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+_REPLACED_SCHEMAS = ("#/components/schemas/Problem", "#/components/schemas/HTTPValidationError")
+
+
+def _problem_doc(status: int) -> dict[str, Any]:
+    return {
+        "description": HTTPStatus(status).phrase,
+        "content": {PROBLEM_JSON: {"schema": _PROBLEM_REF}},
+    }
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Make the OpenAPI schema say what the handlers above answer: error responses are
+    `application/problem+json` with the Problem schema (FastAPI documents its own 422 body and
+    `application/json` otherwise); a request body can also be refused as malformed JSON (400)
+    or too large (413), and any route that reads the database can answer 503. Paths whose
+    errors have another renderer (the FHIR door) document their own."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        spec = build()
+        spec.setdefault("components", {}).setdefault("schemas", {}).setdefault(
+            "Problem", Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        )
+        for path, operations in spec.get("paths", {}).items():
+            if any(path.startswith(prefix) for prefix in _error_renderers):
+                continue
+            for operation in operations.values():
+                responses: dict[str, Any] = operation.setdefault("responses", {})
+                for status, response in responses.items():
+                    content = response.get("content", {})
+                    schema = content.get("application/json", {}).get("schema", {})
+                    if status[:1] in "45" and schema.get("$ref") in _REPLACED_SCHEMAS:
+                        response["content"] = {PROBLEM_JSON: {"schema": _PROBLEM_REF}}
+                added = ([400, 413] if "requestBody" in operation else []) + (
+                    [503] if path not in ("/health", "/ready") else []
+                )
+                for status_code in added:
+                    responses.setdefault(str(status_code), _problem_doc(status_code))
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -163,3 +163,16 @@ class Context:
         if key not in self.procedures:
             await self.load_procedures([key])
         return self.procedures[key]
+
+
+def ids_json(**values: Any) -> dict[str, Any]:
+    """JSON-ready ids, without the absent ones."""
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, list):
+            out[name] = [str(v) for v in value]
+        else:
+            out[name] = str(value) if isinstance(value, uuid.UUID) else value
+    return out

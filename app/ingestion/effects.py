@@ -1,41 +1,26 @@
-"""What each event does to the clinical model, through the REST services, and how a
-retraction undoes it. Out-of-order arrival is handled here: a follow-up naming a procedure
-that has not arrived is recorded unlinked and linked when it arrives; a complication waits
-(status pending) for its procedure; a retraction of an event not seen yet leaves a placeholder
-so that the event, when it comes, is recorded as retracted and never applied.
+"""What each event does to the clinical model, through the REST services (retraction.py
+undoes it). Out-of-order arrival is handled here: a follow-up naming a procedure that has not
+arrived is recorded unlinked and linked when it arrives; a complication waits (status pending)
+for its procedure and is recorded when it arrives.
 """
 
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, update
 
 from app.complications.service import create_complication
 from app.errors import Conflict, DomainError, RuleViolation, problem
 from app.follow_up.service import build_follow_up
-from app.ingestion import mappers
-from app.ingestion.context import Applied, Context, Work
+from app.ingestion import mappers, retraction
+from app.ingestion.context import Applied, Context, Work, ids_json
 from app.ingestion.mappers import FOLLOW_UP_KIND, Incoming, ProcedureKey
-from app.ingestion.schemas import ComplicationData, RetractionData
-from app.models import Complication, EventLog, FollowUpEvent, Patient, PatientIdentifier, Procedure
+from app.ingestion.schemas import ComplicationData
+from app.models import EventLog, FollowUpEvent, Patient, PatientIdentifier, Procedure
 from app.models.base import new_id, utcnow
 from app.patients.service import update_patient
 from app.procedures.levels import LEVEL_POSITION, normalise_level
 from app.procedures.service import create_procedure
-
-
-def _ids(**values: Any) -> dict[str, Any]:
-    """JSON-ready ids, without the absent ones."""
-    out: dict[str, Any] = {}
-    for name, value in values.items():
-        if value is None:
-            continue
-        if isinstance(value, list):
-            out[name] = [str(v) for v in value]
-        else:
-            out[name] = str(value) if isinstance(value, uuid.UUID) else value
-    return out
 
 
 async def apply(ctx: Context, work: Work) -> Applied:
@@ -56,7 +41,7 @@ async def apply(ctx: Context, work: Work) -> Applied:
     if ev.type == "patient.registered":
         return await _registered(ctx, ev)
     if ev.type == "event.retracted":
-        return await _retract(ctx, work)
+        return await retraction.retract(ctx, work)
     raise AssertionError(ev.type)
 
 
@@ -80,7 +65,7 @@ async def _follow_up(ctx: Context, ev: Incoming) -> Applied:
         ctx.trigger_patients.add(patient.id)
     return Applied(
         "applied",
-        _ids(patient_id=patient.id, follow_up_id=row.id, procedure_id=procedure_id),
+        ids_json(patient_id=patient.id, follow_up_id=row.id, procedure_id=procedure_id),
         patient.id,
         row.id,
         awaiting,
@@ -110,7 +95,7 @@ async def _procedure(ctx: Context, ev: Incoming) -> Applied:
         await resolve_pending(ctx, key, procedure)
     return Applied(
         "applied",
-        _ids(
+        ids_json(
             patient_id=patient.id,
             procedure_id=procedure.id,
             level_ids=[lv.id for lv in procedure.levels],
@@ -126,7 +111,7 @@ async def _complication(ctx: Context, ev: Incoming) -> Applied:
     assert ev.procedure_key is not None
     procedure = await ctx.procedure(ev.procedure_key)
     if procedure is None:  # kept until its procedure arrives
-        return Applied("pending", _ids(patient_id=patient.id), patient.id, None, awaiting=True)
+        return Applied("pending", ids_json(patient_id=patient.id), patient.id, None, awaiting=True)
     return await _apply_complication(ctx, ev, patient, procedure)
 
 
@@ -156,7 +141,7 @@ async def _apply_complication(
     complication = await create_complication(ctx.session, command)
     return Applied(
         "applied",
-        _ids(patient_id=patient.id, procedure_id=procedure.id, complication_id=complication.id),
+        ids_json(patient_id=patient.id, procedure_id=procedure.id, complication_id=complication.id),
         patient.id,
         complication.id,
     )
@@ -177,7 +162,7 @@ async def _registered(ctx: Context, ev: Incoming) -> Applied:
     patch = mappers.patient_update(ev, [(s, v) for s, v in existing])
     updated = await update_patient(ctx.session, patient.id, patch, None)
     ctx.patients[ev.patient] = updated
-    return Applied("applied", _ids(patient_id=updated.id), updated.id, updated.id)
+    return Applied("applied", ids_json(patient_id=updated.id), updated.id, updated.id)
 
 
 # --- procedures arriving after what refers to them -------------------------------------------
@@ -244,171 +229,3 @@ async def _resolve(
             return
         outcome.status, outcome.ids, outcome.record_id = done.status, done.ids, done.record_id
         outcome.awaiting = False
-
-
-# --- retraction ------------------------------------------------------------------------------
-async def _retract(ctx: Context, work: Work) -> Applied:
-    ev = work.ev
-    data = ev.data
-    assert isinstance(data, RetractionData)
-    target_key = (ev.source, data.event_id)
-    if data.event_id == ev.event_id:
-        raise RuleViolation(
-            "retracted_event_id", "An event cannot retract itself.", "self-retraction"
-        )
-    await ctx.load_patients([ev.patient])
-    patient = ctx.patients.get(ev.patient)
-    result = _ids(patient_id=patient.id if patient else None, retracted_event_id=data.event_id)
-    done = Applied("applied", result, patient.id if patient else None)
-
-    target = ctx.works.get(target_key)
-    if target is not None and target is not work:  # an event of this request
-        _check_retractable(target.ev.type, target.ev.patient == ev.patient)
-        if target.refused:  # not stored: it leaves a placeholder, as if not received yet
-            target.retracted_while_refused = ev.event_id
-            return done
-        if target.outcome is None:  # not applied yet: it will be recorded as retracted
-            target.retract_before_apply = ev.event_id
-            return done
-        if target.outcome.status != "retracted":
-            await _undo(ctx, target.ev.type, target.outcome, target_key)
-            target.outcome.status, target.outcome.retracted_by = "retracted", ev.event_id
-            target.outcome.awaiting = False
-        return done
-
-    row = await ctx.session.scalar(
-        select(EventLog)
-        .where(EventLog.source == ev.source, EventLog.event_id == data.event_id)
-        .with_for_update()
-    )
-    if row is None:  # not arrived yet: leave a placeholder that the event will fill in
-        await ctx.flush()
-        try:
-            async with ctx.session.begin_nested():
-                ctx.session.add(
-                    EventLog(
-                        id=new_id(), source=ev.source, event_id=data.event_id, status="retracted",
-                        retracted_by=ev.event_id, result={},
-                    )
-                )  # fmt: skip
-                await ctx.session.flush()
-        except IntegrityError:  # it arrived meanwhile: retract it as stored
-            return await _retract(ctx, work)
-        return done
-    if row.payload is None or row.status == "retracted":
-        return done  # a placeholder, or already retracted: nothing more to undo
-    _check_retractable(row.type or "", patient is not None and row.patient_id == patient.id)
-    outcome = Applied(row.status, dict(row.result), row.patient_id, row.record_id)
-    await _undo(ctx, row.type or "", outcome, target_key)
-    row.status, row.retracted_by, row.awaiting_procedure = "retracted", ev.event_id, False
-    return done
-
-
-def _check_retractable(type_: str, same_patient: bool) -> None:
-    if type_ == "event.retracted":
-        raise RuleViolation(
-            "retracted_event_id", "A retraction cannot be retracted; send the event again "
-            "with a new event_id.", "not-retractable",
-        )  # fmt: skip
-    if type_ == "patient.registered":
-        raise RuleViolation(
-            "retracted_event_id", "A registration cannot be retracted once applied; correct "
-            "the patient with patient.registered or PATCH /api/v1/patients.", "not-retractable",
-        )  # fmt: skip
-    if not same_patient:
-        raise RuleViolation(
-            "patient_id", "The retracted event is about another patient.", "patient-mismatch"
-        )
-
-
-async def _undo(ctx: Context, type_: str, outcome: Applied, key: tuple[str, str]) -> None:
-    """Delete what the event produced."""
-    await ctx.flush()
-    session = ctx.session
-    ids = outcome.ids
-    if outcome.status == "pending" or outcome.status == "failed":
-        return  # nothing was recorded
-    if "complication_id" in ids:
-        await session.execute(
-            delete(Complication).where(Complication.id == uuid.UUID(ids["complication_id"]))
-        )
-    elif "follow_up_id" in ids:
-        follow_up_id = uuid.UUID(ids["follow_up_id"])
-        kind = await session.scalar(
-            select(FollowUpEvent.kind).where(FollowUpEvent.id == follow_up_id)
-        )
-        await session.execute(delete(FollowUpEvent).where(FollowUpEvent.id == follow_up_id))
-        if kind == "death" and outcome.patient_id is not None:
-            await _recompute_death(ctx, outcome.patient_id)
-        if kind in ("pain", "death") and outcome.patient_id is not None:
-            ctx.trigger_patients.add(outcome.patient_id)
-    elif "procedure_id" in ids:
-        procedure_id = uuid.UUID(ids["procedure_id"])
-        procedure = await session.get(Procedure, procedure_id)
-        await session.execute(delete(Procedure).where(Procedure.id == procedure_id))
-        if procedure is not None:
-            session.expunge(procedure)
-            if procedure.external_source and procedure.external_ref:
-                pkey = (procedure.external_source, procedure.external_ref)
-                ctx.procedures.pop(pkey, None)
-                await _unresolve(ctx, pkey)
-        if outcome.patient_id is not None:
-            ctx.trigger_patients.add(outcome.patient_id)  # its episode is gone
-    outcome.ids = {k: v for k, v in ids.items() if k == "patient_id"}
-    outcome.record_id = None
-
-
-async def _recompute_death(ctx: Context, patient_id: uuid.UUID) -> None:
-    patient = await ctx.session.get(Patient, patient_id)
-    if patient is None:
-        return
-    remaining = await ctx.session.scalar(
-        select(func.min(FollowUpEvent.occurred_at)).where(
-            FollowUpEvent.patient_id == patient_id, FollowUpEvent.kind == "death"
-        )
-    )
-    patient.death_date = remaining.date() if remaining is not None else None
-    await ctx.session.flush()
-
-
-async def _unresolve(ctx: Context, key: ProcedureKey) -> None:
-    """The procedure is gone: what referred to it waits for it again (a corrected procedure
-    sent with the same reference will pick them up)."""
-    for work in ctx.works.values():
-        outcome = work.outcome
-        if (
-            outcome is None
-            or work.ev.procedure_key != key
-            or work.ev.type in mappers.PROCEDURE_TYPES
-        ):
-            continue
-        _mark_waiting(work.ev.type, outcome)
-    rows = (
-        await ctx.session.scalars(
-            select(EventLog).where(
-                EventLog.procedure_system == key[0],
-                EventLog.procedure_ref == key[1],
-                EventLog.status == "applied",
-                EventLog.type.not_in(tuple(mappers.PROCEDURE_TYPES)),
-            )
-        )
-    ).all()
-    for row in rows:
-        if (row.source, row.event_id) in ctx.works:
-            continue
-        outcome = Applied(row.status, dict(row.result), row.patient_id, row.record_id)
-        _mark_waiting(row.type or "", outcome)
-        row.status, row.result, row.record_id = outcome.status, outcome.ids, outcome.record_id
-        row.awaiting_procedure = outcome.awaiting
-
-
-def _mark_waiting(type_: str, outcome: Applied) -> None:
-    if outcome.status != "applied":
-        return
-    if type_ == "complication.reported":  # deleted with its procedure: pending again
-        outcome.status = "pending"
-        outcome.ids = {k: v for k, v in outcome.ids.items() if k == "patient_id"}
-        outcome.record_id = None
-    else:  # the follow-up stays, unlinked (ON DELETE SET NULL)
-        outcome.ids.pop("procedure_id", None)
-    outcome.awaiting = True

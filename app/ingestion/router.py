@@ -75,7 +75,7 @@ the event it retracts. Derived values (episodes, trajectories, triggers) use `oc
         },
         201: {"model": EventResult, "description": "The event was accepted now."},
         202: {"model": EventResult, "description": "A complication waiting for its procedure."},
-        **problem_responses(400, 409, 413, 415, 422),
+        **problem_responses(400, 401, 403, 409, 413, 415, 422, 429, 503),
     },
 )
 async def post_events(

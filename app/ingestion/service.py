@@ -10,38 +10,31 @@
 4. The effects are applied through the REST services: all in one savepoint, and if one event
    is refused, again one savepoint per event, so the valid ones are kept.
 5. The log rows get their status and the ids produced; claims of refused events are removed.
+
+The event log's own writes are in eventlog.py, the effects in effects.py and retraction.py.
 """
 
-import hashlib
-import uuid
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Table, bindparam, delete, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.config import get_settings
 from app.errors import Conflict, DomainError, FieldIssue, problem, validation_issues
-from app.ingestion import effects, mappers
+from app.ingestion import effects, eventlog, mappers
 from app.ingestion.context import Applied, Context, Work
 from app.ingestion.mappers import Incoming, InvalidEvent
 from app.ingestion.schemas import BatchResult, EventIds, EventResult
 from app.models import EventLog, Patient, Procedure
-from app.models.base import new_id, utcnow
+from app.models.base import new_id
 from app.triggers.service import evaluate_patient
 
-TRIGGER_ATTEMPTS = 3
-_LOG_COLUMNS = (
-    "status", "result", "patient_id", "record_id", "awaiting_procedure", "retracted_by",
-    "problem", "updated_at",
-)  # fmt: skip
+TRIGGER_ATTEMPTS = 5
 
 
 class BatchTooLarge(DomainError):
@@ -123,7 +116,7 @@ async def process(
             primaries[item.key] = work
             works.append(work)
 
-    claimed_ids = await _claim(session, sorted(works, key=lambda w: w.ev.key))
+    claimed_ids = await eventlog.claim(session, sorted(works, key=lambda w: w.ev.key))
     for work in works:
         work.claimed = work.log_id in claimed_ids
     await _answer_unclaimed(ctx, [w for w in works if not w.claimed], results, isolate)
@@ -131,12 +124,12 @@ async def process(
     ctx.works = {w.ev.key: w for w in claimed}
     problems: dict[int, DomainError] = {}
     if claimed:
-        await _lock_procedure_keys(session, claimed)
+        await eventlog.lock_procedure_keys(session, claimed)
         await ctx.ensure_patients(w.ev.patient for w in claimed if _needs_patient(w))
         await ctx.load_procedures(w.ev.procedure_key for w in claimed if w.ev.procedure_key)
         await _apply_all(ctx, claimed, problems, isolate)
         await _evaluate_triggers(ctx)
-        await _write_log(ctx, claimed)
+        await eventlog.write_outcomes(ctx, claimed)
         await _drop_unused_patients(ctx, claimed)
     for work in claimed:
         error = problems.get(work.index)
@@ -153,61 +146,6 @@ async def process(
 
 
 # --- claiming --------------------------------------------------------------------------------
-def _insert(session: AsyncSession) -> Any:
-    name = session.get_bind().dialect.name
-    return (pg_insert if name == "postgresql" else sqlite_insert)(EventLog)
-
-
-async def _claim(session: AsyncSession, works: Sequence[Work]) -> set[uuid.UUID]:
-    if not works:
-        return set()
-    now = utcnow()
-    rows = [
-        {
-            "id": w.log_id,
-            "source": w.ev.source,
-            "event_id": w.ev.event_id,
-            "type": w.ev.type,
-            "occurred_at": w.ev.occurred_at,
-            "received_at": now,
-            "updated_at": now,
-            "payload": w.ev.payload,
-            "payload_hash": w.ev.fingerprint,
-            "status": "applied",
-            "result": {},
-            "procedure_system": w.ev.procedure_key[0] if w.ev.procedure_key else None,
-            "procedure_ref": w.ev.procedure_key[1] if w.ev.procedure_key else None,
-            "awaiting_procedure": False,
-        }
-        for w in works
-    ]
-    stmt = (
-        _insert(session)
-        .on_conflict_do_nothing(index_elements=["source", "event_id"])
-        .returning(EventLog.id)
-    )
-    claimed: set[uuid.UUID] = set()
-    for chunk in range(0, len(rows), 500):  # bounded statement size, same (sorted) order
-        result = await session.execute(stmt.values(rows[chunk : chunk + 500]))
-        claimed.update(result.scalars())
-    return claimed
-
-
-async def _stored(session: AsyncSession, keys: Iterable[tuple[str, str]]) -> dict[Any, EventLog]:
-    by_source: dict[str, set[str]] = defaultdict(set)
-    for source, event_id in keys:
-        by_source[source].add(event_id)
-    found: dict[Any, EventLog] = {}
-    for source, event_ids in by_source.items():
-        rows = await session.scalars(
-            select(EventLog)
-            .where(EventLog.source == source, EventLog.event_id.in_(event_ids))
-            .execution_options(populate_existing=True)
-        )
-        found.update({(r.source, r.event_id): r for r in rows})
-    return found
-
-
 async def _answer_unclaimed(
     ctx: Context, works: Sequence[Work], results: dict[int, EventResult], isolate: bool
 ) -> None:
@@ -215,13 +153,13 @@ async def _answer_unclaimed(
     retraction reached first (a placeholder, which the event now fills in, unapplied)."""
     if not works:
         return
-    stored = await _stored(ctx.session, (w.ev.key for w in works))
+    stored = await eventlog.stored(ctx.session, (w.ev.key for w in works))
     for work in works:
         ev = work.ev
         row = stored.get(ev.key)
         if row is None:  # the earlier holder of the key was rolled back meanwhile
             raise Conflict("A concurrent request holds this event; retry.", "retry")
-        if row.payload_hash is None and await _fill_placeholder(ctx.session, row, ev):
+        if row.payload_hash is None and await eventlog.fill_placeholder(ctx.session, row, ev):
             work.claimed, work.log_id = True, row.id
             work.placeholder_of = work.retract_before_apply = row.retracted_by or ""
             continue
@@ -231,49 +169,6 @@ async def _answer_unclaimed(
             raise EventConflict(ev.source, ev.event_id)
         else:
             results[work.index] = _rejected(work.index, ev, EventConflict(ev.source, ev.event_id))
-
-
-async def _fill_placeholder(session: AsyncSession, row: EventLog, ev: Incoming) -> bool:
-    done = await session.execute(
-        update(EventLog)
-        .where(EventLog.id == row.id, EventLog.payload_hash.is_(None))
-        .values(
-            type=ev.type,
-            occurred_at=ev.occurred_at,
-            payload=ev.payload,
-            payload_hash=ev.fingerprint,
-            procedure_system=ev.procedure_key[0] if ev.procedure_key else None,
-            procedure_ref=ev.procedure_key[1] if ev.procedure_key else None,
-            updated_at=utcnow(),
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if getattr(done, "rowcount", 0) == 1:
-        return True
-    await session.refresh(row)  # filled by a concurrent request: compare with theirs
-    return False
-
-
-async def _lock_procedure_keys(session: AsyncSession, works: Sequence[Work]) -> None:
-    """PostgreSQL: events naming the same procedure reference take turns (a transaction-scoped
-    advisory lock per reference, in one order), so a follow-up that arrives while its
-    procedure is being recorded by a concurrent request is never left unlinked. (SQLite
-    writers take turns anyway.)"""
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    keys = {w.ev.procedure_key for w in works if w.ev.procedure_key}
-    if not keys:
-        return
-    ids = sorted(
-        int.from_bytes(hashlib.sha256(f"{s}\x00{r}".encode()).digest()[:8], "big", signed=True)
-        for s, r in keys
-    )
-    await session.execute(
-        text(
-            "SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k"
-        ),
-        {"keys": ids},
-    )
 
 
 # --- applying --------------------------------------------------------------------------------
@@ -343,68 +238,27 @@ async def _evaluate_triggers(ctx: Context) -> None:
         )
     )
     patients = sorted(ctx.trigger_patients & with_procedures)
-    for attempt in range(1, TRIGGER_ATTEMPTS + 1):
-        try:  # a concurrent request evaluating the same patient may commit first: re-read
-            async with ctx.session.begin_nested():
-                for patient_id in patients:
+    try:  # all at once; a concurrent request evaluating one of them may commit first ...
+        async with ctx.session.begin_nested():
+            for patient_id in patients:
+                await evaluate_patient(ctx.session, patient_id)
+        return
+    except (StaleDataError, IntegrityError):
+        pass
+    for patient_id in patients:  # ... then each on its own, re-reading what it committed
+        for attempt in range(1, TRIGGER_ATTEMPTS + 1):
+            try:
+                async with ctx.session.begin_nested():
                     await evaluate_patient(ctx.session, patient_id)
-            return
-        except (StaleDataError, IntegrityError):
-            if attempt == TRIGGER_ATTEMPTS:
-                raise
-
-
-_log = cast(Table, EventLog.__table__)
-_LOG_UPDATE = (
-    update(_log)
-    .where(_log.c.id == bindparam("row_id"))
-    .values({name: bindparam(name) for name in _LOG_COLUMNS})
-)
+                break
+            except (StaleDataError, IntegrityError):
+                if attempt == TRIGGER_ATTEMPTS:
+                    raise
 
 
 def _needs_patient(work: Work) -> bool:
     """A retraction only looks its patient up; an event already retracted is not applied."""
     return work.ev.type != "event.retracted" and work.placeholder_of is None
-
-
-async def _write_log(ctx: Context, works: Sequence[Work]) -> None:
-    now = utcnow()
-    refused = [w.log_id for w in works if w.outcome is None and not w.retracted_while_refused]
-    if refused:  # nothing is stored from a refused event
-        await ctx.session.execute(
-            delete(EventLog)
-            .where(EventLog.id.in_(refused))
-            .execution_options(synchronize_session=False)
-        )
-    for w in works:  # refused, but retracted too: only the retraction's placeholder remains
-        if w.outcome is None and w.retracted_while_refused:
-            await ctx.session.execute(
-                update(EventLog)
-                .where(EventLog.id == w.log_id)
-                .values(
-                    type=None, occurred_at=None, payload=None, payload_hash=None,
-                    status="retracted", retracted_by=w.retracted_while_refused, result={},
-                    procedure_system=None, procedure_ref=None, updated_at=now,
-                )
-                .execution_options(synchronize_session=False)
-            )  # fmt: skip
-    rows = [
-        {
-            "row_id": w.log_id,
-            "status": w.outcome.status,
-            "result": w.outcome.ids,
-            "patient_id": w.outcome.patient_id,
-            "record_id": w.outcome.record_id,
-            "awaiting_procedure": w.outcome.awaiting,
-            "retracted_by": w.outcome.retracted_by,
-            "problem": w.outcome.problem,
-            "updated_at": now,
-        }
-        for w in works
-        if w.outcome is not None
-    ]
-    if rows:  # one executemany (Core: the ORM's bulk update costs more per row)
-        await ctx.session.execute(_LOG_UPDATE, rows)
 
 
 async def _drop_unused_patients(ctx: Context, works: Sequence[Work]) -> None:

@@ -5,16 +5,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, Select, and_, func, literal, or_, select, union_all
+from sqlalchemy import BigInteger, Double, Integer, Select, and_, literal, or_, select, union_all
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.config import Settings
-from app.episodes.rules import TIME_POINTS
+from app.episodes.rules import EPSILON, TIME_POINTS
 from app.models.enums import AUGMENTATION_KINDS, Leakage, Sir2017, SirClassic
 from app.outcomes.dialect import Dialect
 
 # bump when a definition changes: the next refresh then rebuilds every summary row
-SUMMARY_VERSION = "5"
+SUMMARY_VERSION = "6"
 AUGMENTATION = sorted(AUGMENTATION_KINDS)
 MEASURES = {"pain": "pain", "ps": "performance", "odi": "function"}
 DAYS = tuple(TIME_POINTS)
@@ -77,12 +77,21 @@ def day_rows(days: Sequence[int], with_width: bool) -> Any:
 def improved_sql(
     d: Dialect, base: ColumnElement[float], score: ColumnElement[float], defs: Definitions
 ) -> ColumnElement[bool]:
-    """app.episodes.rules.is_improved, with its rounding."""
-    drop = d.round6(base - score)
+    """app.episodes.rules.is_improved, operation for operation (double precision, the same
+    EPSILON tolerance): B - s >= points - eps, or B > 0 and B - s >= fraction * B - eps."""
+    drop = base - score
     return or_(
-        drop >= defs.improvement_points,
-        and_(base > 0, d.round6(drop / func.nullif(base, 0)) >= defs.improvement_fraction),
+        drop >= literal(defs.improvement_points - EPSILON, Double),
+        and_(base > 0, drop >= literal(defs.improvement_fraction, Double) * base - EPSILON),
     )
+
+
+def reduced_sql(
+    base: ColumnElement[float], score: ColumnElement[float], fraction: float
+) -> ColumnElement[bool]:
+    """A relative reduction of at least `fraction` (the IMMPACT bands), with the rules'
+    tolerance: B > 0 and B - s >= fraction * B - eps."""
+    return and_(base > 0, base - score >= literal(fraction, Double) * base - EPSILON)
 
 
 # which patients to recompute: all (None), a subquery of their ids, or a short list of ids

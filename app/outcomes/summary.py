@@ -1,7 +1,8 @@
 """The per-episode summary (outcome_episodes), derived in SQL and kept current.
 
-Every write to procedures, levels_treated, follow_up_events or patients appends the patient to
-`outcome_dirty` through a database trigger, in the writer's transaction (see the migration).
+Every write to procedures, levels_treated, complications, follow_up_events or patients appends
+the patient to `outcome_dirty` through a database trigger, in the writer's transaction (see the
+migration).
 `refresh()` recomputes the summary rows of the dirty patients, set-based, with the definitions
 of app.episodes.rules (episodes, baseline, nearest score, improvement) and of
 app.triggers.rules (rule B, the first worsening after an improvement):
@@ -15,7 +16,8 @@ app.triggers.rules (rule B, the first worsening after an improvement):
 - analgesia at a time point: for each drug, its latest medication record before the instant
   (the first session for the baseline, the end of day d after t0 otherwise); a `stopped`
   record ends the drug;
-- Kaplan-Meier times in whole UTC calendar days since t0.
+- Kaplan-Meier times in whole UTC calendar days since t0;
+- complications and cement leakage: counted per episode (its sessions, its level treatments).
 
 Claiming (UPDATE ... SET claimed) before recomputing makes it safe against concurrent writers:
 a write that commits after the claim keeps its unclaimed row and is picked up next time.
@@ -41,6 +43,7 @@ from app.outcomes.definitions import (
     Scope,
     big,
     improved_sql,
+    reduced_sql,
 )
 from app.outcomes.dialect import DAY_US, Dialect
 from app.outcomes.episodes_sql import complications, episode_base, levels, sessions
@@ -108,10 +111,9 @@ def episodes_insert(scope: Scope) -> Any:
     for dd in DAYS:
         b, score = base.c.pain_base, points.c[f"pain_d{dd}"]
         both = and_(b.is_not(None), score.is_not(None))
-        relative = d.round6(d.round6(b - score) / func.nullif(b, 0))
         values[f"improved_d{dd}"] = case((both, improved_sql(d, b, score, scope.defs)))
         for band in (30, 50):
-            values[f"band{band}_d{dd}"] = case((both, and_(b > 0, relative >= band / 100)))
+            values[f"band{band}_d{dd}"] = case((both, reduced_sql(b, score, band / 100)))
     for name in POINTS:
         values[f"med_{name}"] = func.coalesce(meds.c[f"med_{name}"], 0) == 1
         values[f"ome_{name}"] = meds.c[f"ome_{name}"]

@@ -74,8 +74,43 @@ def primary_reason(cell: Cell, k: int) -> Reason | None:
 
 
 def determined(unknowns: Iterable[str], sums: Sequence[Sum]) -> set[str]:
-    """The unknown cells that the relations pin down exactly, whatever the published values."""
-    columns = sorted(set(unknowns))
+    """The unknown cells that the relations pin down exactly, whatever the published values.
+    Solved per connected group of relations (they rarely share cells), so each system is
+    small."""
+    unknown = set(unknowns)
+    involved = [s for s in sums if any(m in unknown for m in s.members)]
+    out: set[str] = set()
+    for component in _components(involved, unknown):
+        out |= _solve(component, unknown)
+    return out
+
+
+def _components(sums: Sequence[Sum], unknown: set[str]) -> list[list[Sum]]:
+    """Relations grouped when they share an unknown cell (union-find)."""
+    parent = list(range(len(sums)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    owner: dict[str, int] = {}
+    for i, s in enumerate(sums):
+        for m in s.members:
+            if m in unknown:
+                if m in owner:
+                    parent[root(i)] = root(owner[m])
+                else:
+                    owner[m] = i
+    groups: dict[int, list[Sum]] = {}
+    for i, s in enumerate(sums):
+        groups.setdefault(root(i), []).append(s)
+    return list(groups.values())
+
+
+def _solve(sums: Sequence[Sum], unknown: set[str]) -> set[str]:
+    columns = sorted({m for s in sums for m in s.members if m in unknown})
     index = {name: i for i, name in enumerate(columns)}
     rows: list[list[Fraction]] = []
     for s in sums:
@@ -129,6 +164,8 @@ def suppress(cells: Mapping[str, Cell], sums: Sequence[Sum], k: int) -> dict[str
     while True:
         changed = _propagate(cells, reasons)
         unknown = hidden | set(reasons)
+        if _lone_unknowns(cells, relevant, sensitive, unknown, reasons):
+            continue  # the cheap case first: a relation with one unknown member
         exposed = sensitive & determined(unknown, relevant)
         if not exposed:
             if not changed:
@@ -136,6 +173,29 @@ def suppress(cells: Mapping[str, Cell], sums: Sequence[Sum], k: int) -> dict[str
             continue
         if not _protect(sorted(exposed), cells, relevant, unknown, reasons):
             return reasons  # nothing left to suppress: every member is already unknown
+
+
+def _lone_unknowns(
+    cells: Mapping[str, Cell],
+    sums: Sequence[Sum],
+    sensitive: set[str],
+    unknown: set[str],
+    reasons: dict[str, Reason],
+) -> bool:
+    """Where a relation has a single unknown member and it is sensitive, suppress the smallest
+    published member with it. True when something was suppressed."""
+    changed = False
+    for s in sums:
+        members = [m for m in s.members if m in cells]
+        missing = [m for m in members if m in unknown]
+        if len(missing) == 1 and missing[0] in sensitive:
+            candidates = [m for m in members if m not in unknown]
+            if candidates:
+                pick = min(candidates, key=lambda m: (_rank(cells[m]), m))
+                reasons[pick] = Reason.complementary
+                unknown.add(pick)
+                changed = True
+    return changed
 
 
 def _propagate(cells: Mapping[str, Cell], reasons: dict[str, Reason]) -> bool:

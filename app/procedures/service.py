@@ -130,15 +130,6 @@ async def _flush(session: AsyncSession) -> None:
         raise Conflict("This write conflicts with a concurrent one; retry.", "conflict") from exc
 
 
-async def find_by_external_ref(session: AsyncSession, source: str, ref: str) -> Procedure | None:
-    """The procedure a sending system knows as `ref` (with its levels)."""
-    return await session.scalar(
-        select(Procedure)
-        .where(Procedure.external_source == source, Procedure.external_ref == ref)
-        .options(selectinload(Procedure.levels))
-    )
-
-
 async def get_procedure(session: AsyncSession, procedure_id: uuid.UUID) -> Procedure:
     procedure = await session.scalar(
         select(Procedure)

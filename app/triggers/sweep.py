@@ -51,7 +51,13 @@ class SweepResult:
 
 def _decisions_sql(d: Dialect, r: TriggerRules) -> str:
     t = r.thresholds
+    # INSERT first, the CTEs inside its SELECT: Python's sqlite3 opens its implicit transaction
+    # only before a statement that starts with INSERT/UPDATE/DELETE/REPLACE, so a leading WITH
+    # ran in autocommit on SQLite and a sweep that died afterwards left decisions without
+    # their triggers (which no later sweep would make).
     return f"""
+    INSERT INTO imaging_day14_checks (episode_key, t0_procedure_id, patient_id, t0, due_at,
+                                      outcome, baseline, baseline_event_id, checked_at, batch_id)
     WITH singles AS MATERIALIZED (
         SELECT p.id AS ekey, p.id AS t0_id, p.patient_id, p.performed_at AS first_at,
                p.performed_at AS t0
@@ -123,8 +129,6 @@ def _decisions_sql(d: Dialect, r: TriggerRules) -> str:
                       AND e.occurred_at >= b.window_at AND e.occurred_at <= b.due_at) AS seen
         FROM based b LEFT JOIN follow_up_events be ON be.id = b.base_id
     )
-    INSERT INTO imaging_day14_checks (episode_key, t0_procedure_id, patient_id, t0, due_at,
-                                      outcome, baseline, baseline_event_id, checked_at, batch_id)
     SELECT j.ekey, j.t0_id, j.patient_id, j.t0, j.due_at,
            CASE WHEN j.died THEN '{Day14Outcome.patient_died}'
                 WHEN j.ended THEN '{Day14Outcome.ended_before_due}'

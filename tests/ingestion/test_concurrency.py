@@ -7,6 +7,7 @@ import os
 import random
 import socket
 import sys
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from httpx import AsyncClient
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import EventLog, FollowUpEvent, Patient, PatientIdentifier, Procedure
 from tests.conftest import DATABASE_URL, make_api_key
@@ -149,3 +152,35 @@ async def test_a_real_server_and_several_clients(client: AsyncClient) -> None:
 
         per_client = await asyncio.gather(*(one_client(c) for c in range(8)))
     await _check_exact([r for results in per_client for r in results], len(stream))
+
+
+async def test_a_concurrent_trigger_evaluation_is_retried_not_fatal(
+    client: AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A concurrent request may commit the same patient's trigger first (StaleDataError on
+    flush, seen under load in the benchmark): the evaluation is done again, the batch stands."""
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from app.ingestion import service
+    from app.triggers.service import evaluate_patient as real
+
+    calls = {"n": 0}
+
+    async def conflicting_once(session: AsyncSession, patient_id: uuid.UUID) -> list[Any]:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise StaleDataError("a concurrent request changed the trigger meanwhile")
+        return list(await real(session, patient_id))
+
+    monkeypatch.setattr(service, "evaluate_patient", conflicting_once)  # not the database
+    events = [
+        procedure("p1", "OR-1", ["L3"]),
+        pain("b", 8, at="2019-02-05T10:00:00Z"),
+        pain("s1", 2, at="2019-02-19T10:00:00Z"),  # improved
+        pain("s2", 7, at="2019-03-01T10:00:00Z"),  # worsened: rule B
+    ]
+    body = (await post(client, {"events": events})).json()
+    assert body["created"] == 4, body
+    assert calls["n"] >= 2
+    triggers = (await client.get("/api/v1/imaging-triggers")).json()["items"]
+    assert [t["rule"] for t in triggers] == ["worsening"]

@@ -26,10 +26,6 @@ SIR_2017 = ("mild", "moderate", "severe", "life_threatening", "death")
 RULES = ("no_improvement", "follow_up_overdue", "worsening")
 
 
-def _r6(x: float) -> float:
-    return round(x, 6)
-
-
 def expected(
     all_eps: list[Ep], registry: Registry, cohort: Cohort, now: datetime, t: rules.Thresholds
 ) -> dict[str, Any]:
@@ -61,7 +57,8 @@ def expected(
         reducible = [ep for ep in both if ep["pain_base"] > 0]
 
         def band(ep: Ep, cut: float, key: str = key) -> bool:
-            return _r6(_r6(ep["pain_base"] - ep[key]) / ep["pain_base"]) >= cut
+            base = ep["pain_base"]
+            return bool(base - ep[key] >= cut * base - rules.EPSILON)
 
         eligible = [ep for ep in eps if ep[f"window_d{day}"] and ep[f"closes_d{day}"] < now]
         points.append(

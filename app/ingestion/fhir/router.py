@@ -19,7 +19,7 @@ register_error_renderer(PREFIX + "/", render_error)
 
 _OUTCOME: dict[str, Any] = {"description": "OperationOutcome", "content": {FHIR_JSON: {}}}
 ERRORS: dict[int | str, dict[str, Any]] = {
-    status: _OUTCOME for status in (400, 401, 403, 404, 409, 413, 415, 422)
+    status: _OUTCOME for status in (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
 }
 _RESOURCE: dict[str, Any] = {"content": {FHIR_JSON: {}}}
 
