@@ -271,7 +271,7 @@ async def _on_dbapi_error(request: Request, exc: Exception) -> JSONResponse:
     sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
     if exc.connection_invalidated or sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES:
         return await _on_unavailable(request, exc)
-    raise exc  # a 500, logged like any other unexpected error
+    return await _on_unexpected(request, exc)
 
 
 async def _on_integrity_error(request: Request, exc: Exception) -> JSONResponse:
