@@ -10,26 +10,23 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SkipValidation, model_validator
 
-from app.common.schemas import InputModel, PastDate, PastDatetime
+from app.common.schemas import InputModel, PastDatetime
 from app.errors import Problem
 from app.models.enums import (
-    Anesthesia,
     ComplicationKind,
     DoseUnit,
-    Guidance,
     ImagingModality,
     Indication,
     MedicationStatus,
     PainScale,
     PainSite,
     PerformanceScale,
-    ProcedureKind,
     Route,
     Sir2017,
     SirClassic,
 )
 from app.patients.schemas import IdentifierIn, PatientFields
-from app.procedures.schemas import LevelIn, WorkUp
+from app.procedures.schemas import LevelIn, ProcedureDetails
 
 ProcedureRef = Annotated[
     str,
@@ -80,20 +77,8 @@ class PatientData(PatientFields):
     identifiers: list[IdentifierIn] = Field(default_factory=list, max_length=20)
 
 
-class ProcedureData(InputModel):
+class ProcedureData(ProcedureDetails):
     procedure_ref: ProcedureRef
-    kind: ProcedureKind
-    indication: Indication | None = None
-    anesthesia: Anesthesia | None = None
-    guidance: Guidance | None = None
-    operator: str | None = Field(None, max_length=120)
-    duration_min: int | None = Field(None, ge=1, le=720)
-    tumour_board_reviewed: bool | None = None
-    tumour_board_date: PastDate | None = None
-    work_up: WorkUp = Field(default_factory=WorkUp)
-    radiation_dose_cgy: float | None = Field(None, gt=0, le=10000)
-    radiation_fractions: int | None = Field(None, ge=1, le=60)
-    notes: str | None = Field(None, max_length=4000)
     levels: list[LevelIn] = Field(default_factory=list, max_length=30)
 
 

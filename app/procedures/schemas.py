@@ -85,9 +85,10 @@ class WorkUp(InputModel):
     inr: float | None = Field(None, gt=0, le=20)
 
 
-class ProcedureFields(InputModel):
+class ProcedureDetails(InputModel):
+    """What a session records besides its time: shared by the REST API and ingested events."""
+
     kind: ProcedureKind
-    performed_at: PastDatetime
     indication: Indication | None = None
     anesthesia: Anesthesia | None = None
     guidance: Guidance | None = None
@@ -99,6 +100,10 @@ class ProcedureFields(InputModel):
     radiation_dose_cgy: float | None = Field(None, gt=0, le=10000)
     radiation_fractions: int | None = Field(None, ge=1, le=60)
     notes: str | None = Field(None, max_length=4000)
+
+
+class ProcedureFields(ProcedureDetails):
+    performed_at: PastDatetime
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
