@@ -8,8 +8,9 @@ from app.common.schemas import InputModel, PastDatetime, ReadModel
 from app.models.enums import ComplicationKind, Sir2017, SirClassic
 
 
-class ComplicationFields(InputModel):
-    level_id: uuid.UUID | None = Field(None, description="The treated level it concerns, if any.")
+class ComplicationGrading(InputModel):
+    """What a complication records, shared by the REST API and ingested events."""
+
     kind: ComplicationKind
     onset_at: PastDatetime | None = None
     symptomatic: bool
@@ -20,6 +21,10 @@ class ComplicationFields(InputModel):
         None, max_length=16, description="CIRSE classification version; defaults to 2017."
     )
     description: str | None = Field(None, max_length=4000)
+
+
+class ComplicationFields(ComplicationGrading):
+    level_id: uuid.UUID | None = Field(None, description="The treated level it concerns, if any.")
 
     @model_validator(mode="after")
     def _grades_agree(self) -> Self:

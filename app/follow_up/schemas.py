@@ -54,10 +54,9 @@ class PainIn(FollowUpBase):
     }
 
 
-class MedicationIn(FollowUpBase):
-    """A medication as taken from `occurred_at` on; `status: stopped` records that it ended."""
+class MedicationFields(InputModel):
+    """The medication fields shared by the REST API and ingested events."""
 
-    kind: Literal["medication"]
     drug: str = Field(min_length=1, max_length=60, examples=["morphine"])
     dose: float | None = Field(None, ge=0, le=100000)
     dose_unit: DoseUnit | None = None
@@ -70,6 +69,12 @@ class MedicationIn(FollowUpBase):
     is_opioid: bool | None = Field(
         None, description="Only for drugs outside the OME factor table; known drugs are classed."
     )
+
+
+class MedicationIn(FollowUpBase, MedicationFields):
+    """A medication as taken from `occurred_at` on; `status: stopped` records that it ended."""
+
+    kind: Literal["medication"]
 
     @model_validator(mode="after")
     def _dosing(self) -> Self:

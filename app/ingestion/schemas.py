@@ -11,19 +11,15 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, SkipValidation, model_validator
 
 from app.common.schemas import InputModel, PastDatetime
+from app.complications.schemas import ComplicationGrading
 from app.errors import Problem
+from app.follow_up.schemas import MedicationFields
 from app.models.enums import (
-    ComplicationKind,
-    DoseUnit,
     ImagingModality,
     Indication,
-    MedicationStatus,
     PainScale,
     PainSite,
     PerformanceScale,
-    Route,
-    Sir2017,
-    SirClassic,
 )
 from app.patients.schemas import IdentifierIn, PatientFields
 from app.procedures.schemas import LevelIn, ProcedureDetails
@@ -95,19 +91,8 @@ class PainData(FollowUpData):
     site: PainSite = Field(PainSite.back, description="back (axial), leg (radicular) or other.")
 
 
-class MedicationData(FollowUpData):
-    drug: str = Field(min_length=1, max_length=60, examples=["morphine"])
-    dose: float | None = Field(None, ge=0, le=100000)
-    dose_unit: DoseUnit | None = None
-    route: Route | None = None
-    doses_per_day: float | None = Field(
-        None, gt=0, le=48, description="For intermittent dosing; omit for mg/h or mcg/h."
-    )
-    status: MedicationStatus = MedicationStatus.active
-    weight_kg: float | None = Field(None, gt=0, le=300, description="For OME mg/kg/day.")
-    is_opioid: bool | None = Field(
-        None, description="Only for drugs outside the OME factor table; known drugs are classed."
-    )
+class MedicationData(FollowUpData, MedicationFields):
+    pass
 
 
 class PerformanceData(FollowUpData):
@@ -133,7 +118,7 @@ class DeathData(InputModel):
     note: Note = None
 
 
-class ComplicationData(InputModel):
+class ComplicationData(ComplicationGrading):
     procedure_ref: ProcedureRef = Field(
         description="The procedure it complicates; if it has not arrived yet, the complication "
         "is kept pending and recorded when it arrives."
@@ -141,16 +126,6 @@ class ComplicationData(InputModel):
     level: str | None = Field(
         None, min_length=2, max_length=3, description="The treated level it concerns, e.g. T7."
     )
-    kind: ComplicationKind
-    onset_at: PastDatetime | None = None
-    symptomatic: bool
-    sir_classic: SirClassic | None = Field(None, description="SIR classic grade A-F.")
-    sir_2017: Sir2017 | None = Field(None, description="SIR 2017 adverse-event severity.")
-    cirse_grade: int | None = Field(None, ge=1, le=6, description="CIRSE grade 1-6.")
-    cirse_version: str | None = Field(
-        None, max_length=16, description="CIRSE classification version; defaults to 2017."
-    )
-    description: str | None = Field(None, max_length=4000)
 
 
 LOCAL_INTERVENTIONS = frozenset(
