@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -30,9 +30,9 @@ from app.ingestion import effects, eventlog, mappers
 from app.ingestion.context import Applied, Context, Work
 from app.ingestion.mappers import Incoming, InvalidEvent
 from app.ingestion.schemas import BatchResult, EventIds, EventResult
-from app.models import EventLog, Patient, Procedure
-from app.models.base import new_id
-from app.triggers.service import evaluate_patient
+from app.models import EventLog, Patient
+from app.models.base import new_id, utcnow
+from app.triggers.service import apply_plans, evaluate_patients, plan_evaluations
 
 TRIGGER_ATTEMPTS = 5
 
@@ -225,31 +225,26 @@ async def _apply_all(
 
 async def _evaluate_triggers(ctx: Context) -> None:
     """Imaging triggers from the history as now known (occurred_at, not arrival order): what
-    create_follow_up does for a pain score, here once per patient, and also when a procedure,
-    a death or a retraction changed the history. A patient without procedures has no episode,
-    hence no trigger (they are deleted with their procedure): nothing to evaluate."""
+    create_follow_up does for a pain score, here for all the request's patients at once, and
+    also when a procedure, a death or a retraction changed the history. The plans are read
+    outside any savepoint; most new scores change nothing, and then nothing is written."""
     if not ctx.trigger_patients:
         return
-    with_procedures = set(
-        await ctx.session.scalars(
-            select(Procedure.patient_id)
-            .where(Procedure.patient_id.in_(ctx.trigger_patients))
-            .distinct()
-        )
-    )
-    patients = sorted(ctx.trigger_patients & with_procedures)
+    now = utcnow()
+    plans = [p for p in await plan_evaluations(ctx.session, ctx.trigger_patients, now) if p.changes]
+    if not plans:
+        return
     try:  # all at once; a concurrent request evaluating one of them may commit first ...
         async with ctx.session.begin_nested():
-            for patient_id in patients:
-                await evaluate_patient(ctx.session, patient_id)
+            await apply_plans(ctx.session, plans, now)
         return
     except (StaleDataError, IntegrityError):
         pass
-    for patient_id in patients:  # ... then each on its own, re-reading what it committed
+    for plan in plans:  # ... then each on its own, re-reading what it committed
         for attempt in range(1, TRIGGER_ATTEMPTS + 1):
             try:
                 async with ctx.session.begin_nested():
-                    await evaluate_patient(ctx.session, patient_id)
+                    await evaluate_patients(ctx.session, [plan.patient_id], now)
                 break
             except (StaleDataError, IntegrityError):
                 if attempt == TRIGGER_ATTEMPTS:

@@ -17,7 +17,6 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
 from app.common.pagination import fetch_page
 from app.common.updates import check_version
@@ -71,61 +70,113 @@ class History:
     scores: list[PainFact]
 
 
-async def load_history(session: AsyncSession, patient_id: uuid.UUID) -> History:
-    patient = await session.get(Patient, patient_id)
-    if patient is None:
-        raise NotFound("Patient", patient_id)
-    procedures = (
-        await session.scalars(
-            select(Procedure)
-            .where(Procedure.patient_id == patient_id)
-            .options(selectinload(Procedure.levels))
+async def load_histories(
+    session: AsyncSession, patient_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, History]:
+    """The histories of those patients that have a procedure (the others have no episode, so
+    no trigger): three queries, however many patients."""
+    ids = sorted(set(patient_ids))
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(
+            Procedure.patient_id, Procedure.id, Procedure.performed_at, Procedure.kind,
+            Procedure.series_id, LevelTreated.level,
         )
-    ).all()
-    pains = await session.execute(
-        select(FollowUpEvent.id, FollowUpEvent.occurred_at, FollowUpEvent.score, FollowUpEvent.site)
-        .where(FollowUpEvent.patient_id == patient_id, FollowUpEvent.kind == "pain")
+        .outerjoin(LevelTreated, LevelTreated.procedure_id == Procedure.id)
+        .where(Procedure.patient_id.in_(ids))
+    )  # fmt: skip
+    facts: dict[uuid.UUID, dict[uuid.UUID, tuple[Any, ...]]] = {}
+    levels: dict[uuid.UUID, set[str]] = {}
+    for patient_id, procedure_id, performed_at, kind, series_id, level in rows:
+        facts.setdefault(patient_id, {})[procedure_id] = (performed_at, kind, series_id)
+        if level is not None:
+            levels.setdefault(procedure_id, set()).add(level)
+    if not facts:
+        return {}
+    treated = sorted(facts)
+    deaths = select(Patient.id, Patient.death_date).where(Patient.id.in_(treated))
+    died = {patient_id: death for patient_id, death in await session.execute(deaths)}
+    scores: dict[uuid.UUID, list[PainFact]] = {p: [] for p in treated}
+    for patient_id, event_id, at, score, site in await session.execute(
+        select(
+            FollowUpEvent.patient_id, FollowUpEvent.id, FollowUpEvent.occurred_at,
+            FollowUpEvent.score, FollowUpEvent.site,
+        )
+        .where(FollowUpEvent.patient_id.in_(treated), FollowUpEvent.kind == "pain")
         .where(FollowUpEvent.score.is_not(None))
-    )
-    return History(
-        patient.death_date,
-        [
-            ProcedureFact(
-                p.id, p.performed_at, p.kind, frozenset(lv.level for lv in p.levels), p.series_id
-            )
-            for p in procedures
-        ],
-        [
-            PainFact(at, float(score), site or "back", eid)
-            for eid, at, score, site in pains
-            if score is not None
-        ],
-    )
-
-
-async def evaluate_patient(
-    session: AsyncSession, patient_id: uuid.UUID, now: datetime | None = None
-) -> list[ImagingTrigger]:
-    """Bring a patient's triggers in line with the history as now known; returns those opened."""
-    now = now or utcnow()
-    r = trigger_rules()
-    history = await load_history(session, patient_id)
-    evaluation = rules.evaluate(history.procedures, history.scores, history.died_on, now, r)
-    existing = list(
-        (
-            await session.scalars(
-                select(ImagingTrigger)
-                .where(ImagingTrigger.patient_id == patient_id)
-                .execution_options(populate_existing=True)
-            )
-        ).all()
-    )
-    checks = {
-        (c.episode_key, c.t0_procedure_id): c
-        for c in (
-            await session.scalars(select(Day14Check).where(Day14Check.patient_id == patient_id))
-        ).all()
+    ):  # fmt: skip
+        if score is not None:  # (the WHERE says so; the type does not)
+            scores[patient_id].append(PainFact(at, float(score), site or "back", event_id))
+    return {
+        patient_id: History(
+            died.get(patient_id),
+            [
+                ProcedureFact(pid, at, kind, frozenset(levels.get(pid, ())), series_id)
+                for pid, (at, kind, series_id) in procedures.items()
+            ],
+            scores[patient_id],
+        )
+        for patient_id, procedures in facts.items()
     }
+
+
+@dataclass
+class Plan:
+    """What an evaluation would change for one patient; computed from reads alone."""
+
+    patient_id: uuid.UUID
+    revised: list[tuple[Day14Check, rules.Day14]]
+    superseded: list[tuple[ImagingTrigger, str]]
+    opened: list[tuple[rules.Fired, int]]  # with the generation each would get
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.revised or self.superseded or self.opened)
+
+
+async def plan_evaluations(
+    session: AsyncSession, patient_ids: Iterable[uuid.UUID], now: datetime
+) -> list[Plan]:
+    """Plans for these patients (five queries in all): the rules over each history as now
+    known, against the triggers and day-14 decisions already stored."""
+    histories = await load_histories(session, patient_ids)
+    if not histories:
+        return []
+    treated = sorted(histories)
+    existing: dict[uuid.UUID, list[ImagingTrigger]] = {p: [] for p in treated}
+    for trigger in await session.scalars(
+        select(ImagingTrigger)
+        .where(ImagingTrigger.patient_id.in_(treated))
+        .execution_options(populate_existing=True)
+    ):
+        existing[trigger.patient_id].append(trigger)
+    checks: dict[uuid.UUID, dict[tuple[uuid.UUID, uuid.UUID], Day14Check]] = {
+        p: {} for p in treated
+    }
+    for check in await session.scalars(
+        select(Day14Check)
+        .where(Day14Check.patient_id.in_(treated))
+        .execution_options(populate_existing=True)
+    ):
+        checks[check.patient_id][(check.episode_key, check.t0_procedure_id)] = check
+    r = trigger_rules()
+    return [
+        _plan(patient_id, histories[patient_id], existing[patient_id], checks[patient_id], now, r)
+        for patient_id in treated
+    ]
+
+
+def _plan(
+    patient_id: uuid.UUID,
+    history: History,
+    existing: Sequence[ImagingTrigger],
+    checks: dict[tuple[uuid.UUID, uuid.UUID], Day14Check],
+    now: datetime,
+    r: rules.TriggerRules,
+) -> Plan:
+    evaluation = rules.evaluate(history.procedures, history.scores, history.died_on, now, r)
+    plan = Plan(patient_id, [], [], [])
     expected: list[rules.Fired] = list(evaluation.worsenings)
     current_checks: set[tuple[uuid.UUID, uuid.UUID]] = set()
     for decision in evaluation.day14:
@@ -135,36 +186,65 @@ async def evaluate_patient(
         if check is None:
             continue  # not decided yet: the sweep takes the decision at the due time
         if check.outcome != decision.outcome:
-            check.outcome = decision.outcome
-            check.baseline = decision.baseline.score if decision.baseline else None
-            check.baseline_event_id = decision.baseline.id if decision.baseline else None
-            check.checked_at = now
+            plan.revised.append((check, decision))
         if decision.fired:
             expected.append(decision.fired)
     wanted = {f.key for f in expected}
-
     for trigger in existing:
         if trigger.status == "open" and (
             (trigger.episode_key, trigger.rule, trigger.occurrence) not in wanted
         ):
-            await supersede(session, trigger, _why_superseded(trigger, current_checks), now)
-
+            plan.superseded.append((trigger, _why_superseded(trigger, current_checks)))
     live = {(t.episode_key, t.rule, t.occurrence) for t in existing if t.status != "superseded"}
     generations: dict[tuple[uuid.UUID, str, uuid.UUID], int] = {}
     for t in existing:
         k = (t.episode_key, t.rule, t.occurrence)
         generations[k] = max(generations.get(k, 0), t.generation + 1)
-    batch = new_id()
-    opened = [
-        await _open(session, f, patient_id, generations.get(f.key, 0), batch, now)
-        for f in expected
-        if f.key not in live
-    ]
-    opened_triggers = [t for t in opened if t is not None]
-    if opened_triggers:
-        await enqueue_batch(session, batch, now)
+    plan.opened = [(f, generations.get(f.key, 0)) for f in expected if f.key not in live]
+    return plan
+
+
+async def apply_plans(
+    session: AsyncSession, plans: Iterable[Plan], now: datetime
+) -> list[ImagingTrigger]:
+    """Carry the plans out; returns the triggers opened (a concurrent writer may have opened
+    one first: ON CONFLICT DO NOTHING, and a superseded trigger's row version is checked)."""
+    opened: list[ImagingTrigger] = []
+    for plan in plans:
+        for check, decision in plan.revised:
+            check.outcome = decision.outcome
+            check.baseline = decision.baseline.score if decision.baseline else None
+            check.baseline_event_id = decision.baseline.id if decision.baseline else None
+            check.checked_at = now
+        for trigger, reason in plan.superseded:
+            await supersede(session, trigger, reason, now)
+        batch = new_id()
+        mine = [
+            await _open(session, fired, plan.patient_id, generation, batch, now)
+            for fired, generation in plan.opened
+        ]
+        if any(t is not None for t in mine):
+            await enqueue_batch(session, batch, now)
+        opened.extend(t for t in mine if t is not None)
     await session.flush()
-    return opened_triggers
+    return opened
+
+
+async def evaluate_patients(
+    session: AsyncSession, patient_ids: Iterable[uuid.UUID], now: datetime | None = None
+) -> list[ImagingTrigger]:
+    """Bring these patients' triggers in line with their history as now known; returns the
+    triggers opened. Writes nothing when nothing changes (the common case for a new score)."""
+    now = now or utcnow()
+    plans = [p for p in await plan_evaluations(session, patient_ids, now) if p.changes]
+    return await apply_plans(session, plans, now) if plans else []
+
+
+async def evaluate_patient(
+    session: AsyncSession, patient_id: uuid.UUID, now: datetime | None = None
+) -> list[ImagingTrigger]:
+    """Bring a patient's triggers in line with the history as now known; returns those opened."""
+    return await evaluate_patients(session, [patient_id], now)
 
 
 def _why_superseded(trigger: ImagingTrigger, current: set[tuple[uuid.UUID, uuid.UUID]]) -> str:
