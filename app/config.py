@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(200, ge=1)
     auth_failures_per_minute: int = Field(30, ge=1)
     auth_failures_burst: int = Field(30, ge=1)
+    # An API key authenticated in the last N seconds is trusted without reading the database
+    # again (per process). A revocation is at once in the process that made it, within N
+    # seconds in the others. 0: read the key on every request.
+    auth_cache_seconds: float = Field(5.0, ge=0, le=300)
 
     @field_validator("cors_origins", "oauth2_algorithms", mode="before")
     @classmethod

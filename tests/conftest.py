@@ -42,6 +42,7 @@ def database() -> Iterator[str]:
 @pytest.fixture(autouse=True)
 async def _empty_tables(database: str) -> AsyncIterator[None]:
     yield
+    auth_service.forget_authenticated()
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     async with get_engine().begin() as conn:
         if is_sqlite(database):

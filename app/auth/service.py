@@ -2,8 +2,11 @@
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
+from cachetools import TTLCache
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +33,26 @@ class CredentialRejected(Unauthorized):
 
 def _server_secret() -> str:
     return get_settings().secret_key.get_secret_value()
+
+
+@dataclass(frozen=True)
+class _Authenticated:
+    principal: Principal
+    expires_at: datetime | None
+
+
+@cache
+def _recent(seconds: float) -> TTLCache[str, _Authenticated]:
+    """Keys authenticated lately, by the keyed hash of the presented key (never the key)."""
+    return TTLCache(maxsize=10_000, ttl=seconds)
+
+
+def forget_authenticated(key_id: uuid.UUID | None = None) -> None:
+    """Drop one key (or every key) from this process's cache of recent authentications."""
+    recent = _recent(get_settings().auth_cache_seconds)
+    for digest, entry in list(recent.items()):
+        if key_id is None or entry.principal.id == key_id:
+            recent.pop(digest, None)
 
 
 async def create_key(
@@ -96,11 +119,17 @@ async def revoke_key(session: AsyncSession, key_id: uuid.UUID) -> ApiKey:
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         await session.flush()
+    forget_authenticated(row.id)
     return row
 
 
 async def authenticate_key(session: AsyncSession, presented: str) -> Principal:
     """The principal of a presented API key, or CredentialRejected."""
+    ttl = get_settings().auth_cache_seconds
+    digest = keys.hash_key(presented, _server_secret()) if ttl else ""
+    hit = _recent(ttl).get(digest) if ttl else None
+    if hit is not None and (hit.expires_at is None or hit.expires_at > utcnow()):
+        return hit.principal
     prefix = keys.parse_prefix(presented)
     row = None
     if prefix is not None:
@@ -114,13 +143,16 @@ async def authenticate_key(session: AsyncSession, presented: str) -> Principal:
         raise CredentialRejected("revoked-credential", "The API key was revoked.", row.id)
     if row.expires_at is not None and row.expires_at <= now:
         raise CredentialRejected("expired-credential", "The API key has expired.", row.id)
-    return Principal.build(
+    principal = Principal.build(
         id=row.id,
         kind="api-key",
         name=row.name,
         label=keys.display(row.prefix),
         scopes=[s for s in row.scopes if s in ALL_SCOPES],
     )
+    if ttl:
+        _recent(ttl)[digest] = _Authenticated(principal, row.expires_at)
+    return principal
 
 
 async def rotate_dev_admin(session: AsyncSession) -> tuple[ApiKey, str]:

@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth import keys
+from app.auth.service import forget_authenticated
 from app.config import get_settings
 from app.models import ApiKey
 from tests.conftest import ScopedClient
@@ -82,6 +83,34 @@ async def test_a_revoked_key_stops_working_at_once(
     assert created["id"] in {k["id"] for k in everything}
 
 
+async def test_a_key_revoked_by_another_process_is_refused_once_the_cache_forgets_it(
+    client: AsyncClient,
+    anonymous_client: AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Authentications are cached AUTH_CACHE_SECONDS per process: a revocation made by another
+    process (here: straight in the database) is honoured when the entry expires."""
+    assert get_settings().auth_cache_seconds > 0
+    created = (
+        await client.post("/api/v1/api-keys", json={"name": "ehr", "scopes": ["cases:read"]})
+    ).json()
+    headers = {"X-API-Key": created["key"]}
+    assert (await anonymous_client.get(PATIENTS, headers=headers)).status_code == 200
+    async with sessionmaker() as session:
+        await session.execute(
+            update(ApiKey)
+            .where(ApiKey.prefix == created["prefix"])
+            .values(revoked_at=datetime.now(UTC))
+        )
+        await session.commit()
+    within = await anonymous_client.get(PATIENTS, headers=headers)
+    assert within.status_code == 200  # the documented window
+    forget_authenticated()  # the cache time passes
+    refused = await anonymous_client.get(PATIENTS, headers=headers)
+    assert refused.status_code == 401
+    assert refused.json()["type"] == "urn:vertebro:problem:revoked-credential"
+
+
 async def test_an_expired_key_is_refused(
     client: AsyncClient,
     anonymous_client: AsyncClient,
@@ -103,6 +132,7 @@ async def test_an_expired_key_is_refused(
             .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
         )
         await session.commit()
+    forget_authenticated()  # (and so does the cache time of recent authentications)
     refused = await anonymous_client.get(PATIENTS, headers=headers)
     assert refused.status_code == 401
     assert refused.json()["type"] == "urn:vertebro:problem:expired-credential"
