@@ -18,6 +18,10 @@ class Settings(BaseSettings):
     database_echo: bool = False
     db_pool_size: int = 10
     db_max_overflow: int = 20
+    # Ping each pooled connection before use (a round trip per request). Off: a connection
+    # broken by a database restart fails one request with 503 `unavailable`, which also
+    # recycles the whole pool, and the client retries (clients of this API do).
+    db_pool_pre_ping: bool = False
     db_connect_timeout_s: float = 5.0
     db_statement_timeout_ms: int = 15_000
 
