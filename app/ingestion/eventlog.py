@@ -27,9 +27,13 @@ _LOG_COLUMNS = (
 )  # fmt: skip
 
 
-def _insert(session: AsyncSession) -> Any:
-    name = session.get_bind().dialect.name
-    return (pg_insert if name == "postgresql" else sqlite_insert)(EventLog)
+_log = cast(Table, EventLog.__table__)
+# executemany with RETURNING: SQLAlchemy sends the rows as multi-VALUES batches ("insertmanyvalues")
+# from one cached compiled statement (.values([...]) would be compiled anew on every request)
+_CLAIM = {
+    dialect: insert(_log).on_conflict_do_nothing(index_elements=["source", "event_id"])
+    for dialect, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
 
 
 async def claim(session: AsyncSession, works: Sequence[Work]) -> set[uuid.UUID]:
@@ -55,16 +59,9 @@ async def claim(session: AsyncSession, works: Sequence[Work]) -> set[uuid.UUID]:
         }
         for w in works
     ]
-    stmt = (
-        _insert(session)
-        .on_conflict_do_nothing(index_elements=["source", "event_id"])
-        .returning(EventLog.id)
-    )
-    claimed: set[uuid.UUID] = set()
-    for chunk in range(0, len(rows), 500):  # bounded statement size, same (sorted) order
-        result = await session.execute(stmt.values(rows[chunk : chunk + 500]))
-        claimed.update(result.scalars())
-    return claimed
+    stmt = _CLAIM[session.get_bind().dialect.name].returning(_log.c.id)
+    result = await session.execute(stmt, rows)  # in the (sorted) order given
+    return set(result.scalars())
 
 
 async def stored(session: AsyncSession, keys: Iterable[tuple[str, str]]) -> dict[Any, EventLog]:
@@ -125,7 +122,6 @@ async def lock_procedure_keys(session: AsyncSession, works: Sequence[Work]) -> N
     )
 
 
-_log = cast(Table, EventLog.__table__)
 _LOG_UPDATE = (
     update(_log)
     .where(_log.c.id == bindparam("row_id"))
