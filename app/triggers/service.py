@@ -74,29 +74,30 @@ async def load_histories(
     session: AsyncSession, patient_ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, History]:
     """The histories of those patients that have a procedure (the others have no episode, so
-    no trigger): three queries, however many patients."""
+    no trigger): two queries, however many patients."""
     ids = sorted(set(patient_ids))
     if not ids:
         return {}
     rows = await session.execute(
         select(
             Procedure.patient_id, Procedure.id, Procedure.performed_at, Procedure.kind,
-            Procedure.series_id, LevelTreated.level,
+            Procedure.series_id, LevelTreated.level, Patient.death_date,
         )
+        .join(Patient, Patient.id == Procedure.patient_id)
         .outerjoin(LevelTreated, LevelTreated.procedure_id == Procedure.id)
         .where(Procedure.patient_id.in_(ids))
     )  # fmt: skip
     facts: dict[uuid.UUID, dict[uuid.UUID, tuple[Any, ...]]] = {}
     levels: dict[uuid.UUID, set[str]] = {}
-    for patient_id, procedure_id, performed_at, kind, series_id, level in rows:
+    died: dict[uuid.UUID, Any] = {}
+    for patient_id, procedure_id, performed_at, kind, series_id, level, death in rows:
         facts.setdefault(patient_id, {})[procedure_id] = (performed_at, kind, series_id)
+        died[patient_id] = death
         if level is not None:
             levels.setdefault(procedure_id, set()).add(level)
     if not facts:
         return {}
     treated = sorted(facts)
-    deaths = select(Patient.id, Patient.death_date).where(Patient.id.in_(treated))
-    died = {patient_id: death for patient_id, death in await session.execute(deaths)}
     scores: dict[uuid.UUID, list[PainFact]] = {p: [] for p in treated}
     for patient_id, event_id, at, score, site in await session.execute(
         select(
@@ -138,12 +139,16 @@ class Plan:
 async def plan_evaluations(
     session: AsyncSession, patient_ids: Iterable[uuid.UUID], now: datetime
 ) -> list[Plan]:
-    """Plans for these patients (five queries in all): the rules over each history as now
-    known, against the triggers and day-14 decisions already stored."""
+    """Plans for these patients (three or four queries in all): the rules over each history
+    as now known, against the triggers and day-14 decisions already stored."""
     histories = await load_histories(session, patient_ids)
     if not histories:
         return []
     treated = sorted(histories)
+    r = trigger_rules()
+    evaluations = {
+        p: rules.evaluate(h.procedures, h.scores, h.died_on, now, r) for p, h in histories.items()
+    }
     existing: dict[uuid.UUID, list[ImagingTrigger]] = {p: [] for p in treated}
     for trigger in await session.scalars(
         select(ImagingTrigger)
@@ -154,28 +159,29 @@ async def plan_evaluations(
     checks: dict[uuid.UUID, dict[tuple[uuid.UUID, uuid.UUID], Day14Check]] = {
         p: {} for p in treated
     }
-    for check in await session.scalars(
-        select(Day14Check)
-        .where(Day14Check.patient_id.in_(treated))
-        .execution_options(populate_existing=True)
+    decided = [p for p in treated if evaluations[p].day14]  # day 14 passed: maybe a decision
+    for check in (
+        await session.scalars(
+            select(Day14Check)
+            .where(Day14Check.patient_id.in_(decided))
+            .execution_options(populate_existing=True)
+        )
+        if decided
+        else ()
     ):
         checks[check.patient_id][(check.episode_key, check.t0_procedure_id)] = check
-    r = trigger_rules()
     return [
-        _plan(patient_id, histories[patient_id], existing[patient_id], checks[patient_id], now, r)
+        _plan(patient_id, evaluations[patient_id], existing[patient_id], checks[patient_id])
         for patient_id in treated
     ]
 
 
 def _plan(
     patient_id: uuid.UUID,
-    history: History,
+    evaluation: rules.Evaluation,
     existing: Sequence[ImagingTrigger],
     checks: dict[tuple[uuid.UUID, uuid.UUID], Day14Check],
-    now: datetime,
-    r: rules.TriggerRules,
 ) -> Plan:
-    evaluation = rules.evaluate(history.procedures, history.scores, history.died_on, now, r)
     plan = Plan(patient_id, [], [], [])
     expected: list[rules.Fired] = list(evaluation.worsenings)
     current_checks: set[tuple[uuid.UUID, uuid.UUID]] = set()

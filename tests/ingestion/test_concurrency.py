@@ -114,7 +114,7 @@ async def _server() -> AsyncIterator[str]:
     base = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=base) as probe:
-            for _ in range(200):
+            for _ in range(1200):  # up to a minute: a loaded CI machine starts Python slowly
                 try:
                     if (await probe.get("/health")).status_code == 200:
                         break
