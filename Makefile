@@ -6,7 +6,7 @@ PORT ?= 8000
 export PORT
 TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 
-.PHONY: help install run serve migrate seed test test-postgres lint format typecheck bench bench-sweep bench-ingest bench-stats clean
+.PHONY: help install run serve migrate seed test test-postgres lint format typecheck bench bench-sweep bench-ingest bench-stats bench-cases bench-load clean
 
 help:
 	@echo "make run            install, migrate, seed and serve on :$(PORT) (SQLite by default)"
@@ -65,6 +65,15 @@ bench-ingest: install
 # BENCH_STATS_SIZES=1000,10000 for a quicker run
 bench-stats: install
 	$(BIN)/python -m bench stats
+
+# whole cases and the case list on PostgreSQL beside a bare read by primary key (bench/cases.py)
+bench-cases: install
+	$(BIN)/python -m bench cases
+
+# ingestion, case reads and statistics at once against uvicorn --workers 2 (bench/load.py);
+# BENCH_LOAD_SECONDS (180) of load after a 15 s warm-up, then the events are counted
+bench-load: install
+	$(BIN)/python -m bench load
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

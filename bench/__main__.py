@@ -9,7 +9,8 @@ import sys
 
 from bench.runner import Result, print_table, write_json
 
-BENCHMARKS: list[str] = ["sweep", "ingest", "stats"]
+# cheapest first: a failure shows early
+BENCHMARKS: list[str] = ["cases", "ingest", "load", "stats", "sweep"]
 
 
 async def main(names: list[str]) -> None:

@@ -1,6 +1,7 @@
-"""The ingestion benchmark's baseline: a bare FastAPI app doing one INSERT per request through
-the same driver (SQLAlchemy async + asyncpg) and server (uvicorn) as the registry. It takes the
-same event body, stores it as JSON, and does nothing else (no validation, auth or log)."""
+"""The benchmarks' baseline: a bare FastAPI app using the same driver (SQLAlchemy async +
+asyncpg) and server (uvicorn) as the registry, and nothing else (no validation, auth or log).
+Ingestion: one INSERT per request (it takes the same event body and stores it as JSON). Case
+retrieval: one patient row read by primary key."""
 
 import json
 import os
@@ -9,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import Body, FastAPI
+from fastapi import Body, FastAPI, HTTPException
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -18,6 +19,7 @@ INSERT = text(
     "INSERT INTO bare_events (id, source, event_id, payload) "
     "VALUES (:id, :source, :event_id, CAST(:payload AS jsonb))"
 )
+SELECT_PATIENT = text("SELECT * FROM patients WHERE id = :id")
 
 
 @asynccontextmanager
@@ -55,3 +57,13 @@ async def insert(body: dict[str, Any] = Body()) -> dict[str, str]:
 @app.get("/health")
 async def health() -> dict[str, str]:
     return {"status": "ok"}
+
+
+@app.get("/patients/{patient_id}")
+async def read_patient(patient_id: uuid.UUID) -> dict[str, Any]:
+    """The case benchmark's baseline: one row by primary key, as JSON."""
+    async with engine.connect() as conn:
+        row = (await conn.execute(SELECT_PATIENT, {"id": patient_id})).mappings().one_or_none()
+    if row is None:
+        raise HTTPException(404)
+    return dict(row)
