@@ -4,6 +4,7 @@ Services raise `DomainError` subclasses and never import FastAPI; only this modu
 about HTTP status codes.
 """
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -22,6 +23,8 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:vertebro:problem:"
@@ -224,7 +227,14 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    # never leak a stack trace; the log carries it, without request data
+    # Never leak a stack trace to the client: the log carries it, with the request id and
+    # without request data (app.middleware's formatter withholds exception messages). Logged
+    # here because database errors reach this handler from _on_dbapi_error, which nothing else
+    # logs; other exceptions may also get the server's own "Exception in ASGI application".
+    request_id = getattr(request.state, "request_id", "-")
+    log.error(
+        "unexpected %s answered 500 (request %s)", type(exc).__name__, request_id, exc_info=exc
+    )
     return problem_response(
         request, 500, "internal-error", "An unexpected error occurred; it has been logged."
     )
