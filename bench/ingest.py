@@ -23,38 +23,25 @@ import asyncio
 import json
 import os
 import random
-import signal
-import socket
-import sys
 import time
-import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
-from alembic import command
-from sqlalchemy import func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from app.auth.service import create_key
-from app.cli import alembic_config
 from app.models import EventLog
 from bench.runner import Result, summarise
+from bench.serving import api_key, fresh_database, serve
 
-SERVER = os.environ.get(
-    "BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-)
 SECONDS = float(os.environ.get("BENCH_INGEST_SECONDS", "12"))
 CLIENTS = int(os.environ.get("BENCH_INGEST_CLIENTS", "8"))
 PATIENTS = int(os.environ.get("BENCH_INGEST_PATIENTS", "2000"))
 WORKERS = int(os.environ.get("BENCH_INGEST_WORKERS", "1"))
 ROUNDS = int(os.environ.get("BENCH_INGEST_ROUNDS", "3"))
-ROOT = Path(__file__).resolve().parent.parent
 SOURCE = "urn:bench:ehr"
 MRN = "urn:bench:mrn"
 START = datetime(2019, 1, 1, tzinfo=UTC)
@@ -80,49 +67,6 @@ class Measure:
     @property
     def events_per_s(self) -> float:
         return self.events / self.seconds if self.seconds else 0.0
-
-
-async def _admin(sql: str) -> None:
-    engine = create_async_engine(SERVER, isolation_level="AUTOCOMMIT")
-    async with engine.connect() as conn:
-        await conn.execute(text(sql))
-    await engine.dispose()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@asynccontextmanager
-async def _serve(app: str, env: dict[str, str]) -> AsyncIterator[str]:
-    port = _free_port()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
-        "--workers", str(WORKERS), "--no-access-log", "--log-level", "warning",
-        cwd=ROOT, env={**os.environ, **env},
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient(base_url=base) as client:
-            for _ in range(300):
-                try:
-                    if (await client.get("/health")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-            else:
-                raise RuntimeError(f"{app} did not start")
-        yield base
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(process.wait(), timeout=30)
-        except TimeoutError:
-            process.kill()
 
 
 def _event(type_: str, event_id: str, n: int, data: dict[str, Any]) -> dict[str, Any]:
@@ -249,90 +193,78 @@ def _row(case: str, m: Measure, baseline: str | None = None, base: float | None 
 
 
 async def run() -> list[Result]:
-    name = f"vertebro_bench_ingest_{uuid.uuid4().hex[:8]}"
-    url = make_url(SERVER).set(database=name).render_as_string(hide_password=False)
-    await _admin(f'CREATE DATABASE "{name}"')
-    try:
-        await asyncio.to_thread(command.upgrade, alembic_config(url), "heads")
-        engine = create_async_engine(url)
-        async with async_sessionmaker(engine)() as session:
-            _row_key, key = await create_key(session, name="bench", scopes=["events:write"])
-            await session.commit()
-        headers = {"Authorization": f"Bearer {key}"}
-        env = {
-            "DATABASE_URL": url,
-            "ENVIRONMENT": "test",  # no access log lines (the bare app writes none either)
-            "RATE_LIMIT_PER_MINUTE": "100000000",
-            "RATE_LIMIT_BURST": "100000000",
-            "TRIGGERS_SCHEDULER_ENABLED": "false",
-            "NOTIFICATIONS_WORKER_ENABLED": "false",
-        }
-        load_before = os.getloadavg()[0]
-        async with (
-            _serve("app.main:app", env) as app,
-            _serve("bench.bare_app:app", env) as bare,
-            _serve("bench.floor_app:app", env) as floor,
-        ):
-            await _register_patients(app, headers)
-            events = f"{app}/api/v1/events"
-            # warm both servers (connection pools, code paths) before measuring
-            await _drive(f"{bare}/events", {}, pain, "warm-bare", 1, CLIENTS, 1.0)
-            warm = [
-                await _drive(events, headers, make, f"warm-{make.__name__}-{k}", k, CLIENTS, 1.0)
-                for make in (pain, medication)
-                for k in (1, 100)
-            ]
-            await _drive(f"{floor}/bench/noop", headers, pain, "warm-floor", 1, CLIENTS, 1.0)
-            # the phases take turns, ROUNDS times, so that a change in the machine's load
-            # falls on all of them alike
-            phases: dict[tuple[str, int], tuple[str, dict[str, str], Any, int]] = {
-                ("bare", 1): (f"{bare}/events", {}, pain, 1),
-                ("noop", 1): (f"{floor}/bench/noop", headers, pain, 1),
-            }
-            for make in (pain, medication):
-                for size in (1, 100, 1000):
-                    phases[(make.__name__, size)] = (events, headers, make, size)
-            measured = {phase: Measure() for phase in phases}
-            for round_ in range(ROUNDS):
-                for phase, (url, auth, make, size) in phases.items():
-                    tag = f"{phase[0]}-{size}-r{round_}"
-                    part = await _drive(url, auth, make, tag, size, CLIENTS, SECONDS / ROUNDS)
-                    measured[phase].merge(part)
-            bare_single, noop = measured.pop(("bare", 1)), measured.pop(("noop", 1))
-        load_after = os.getloadavg()[0]
-        async with async_sessionmaker(engine)() as session:
-            logged = await session.scalar(
-                select(func.count())
-                .select_from(EventLog)
-                .where(EventLog.type.in_(("pain.scored", "medication.recorded")))
-            )
-        await engine.dispose()
-        told = sum(m.events for m in (*warm, *measured.values()))  # the no-op logs nothing
-        c = f"{CLIENTS} clients"
-        bare_eps = bare_single.events_per_s or None
-        rows = [
-            _row(f"bare INSERT endpoint, 1 event/request, {c}", bare_single),
-            _row(f"registry no-op POST (auth, audit, session), {c}", noop, "bare INSERT", bare_eps),
+    async with fresh_database("ingest") as url:
+        return await _measure(url)
+
+
+async def _measure(url: str) -> list[Result]:
+    key = await api_key(url, ["events:write"])
+    headers = {"Authorization": f"Bearer {key}"}
+    load_before = os.getloadavg()[0]
+    async with (
+        serve("app.main:app", url, WORKERS) as (app, _),
+        serve("bench.bare_app:app", url, WORKERS) as (bare, _),
+        serve("bench.floor_app:app", url, WORKERS) as (floor, _),
+    ):
+        await _register_patients(app, headers)
+        events = f"{app}/api/v1/events"
+        # warm both servers (connection pools, code paths) before measuring
+        await _drive(f"{bare}/events", {}, pain, "warm-bare", 1, CLIENTS, 1.0)
+        warm = [
+            await _drive(events, headers, make, f"warm-{make.__name__}-{k}", k, CLIENTS, 1.0)
+            for make in (pain, medication)
+            for k in (1, 100)
         ]
-        for name, label in (("pain", "pain.scored"), ("medication", "medication.recorded")):
-            single = measured[(name, 1)]
-            rows.append(_row(f"{label}: single events, {c}", single, "bare INSERT", bare_eps))
-            for size in (100, 1000):
-                batch = measured[(name, size)]
-                row = _row(
-                    f"{label}: batches of {size}, {c}",
-                    batch,
-                    f"{label} single",
-                    single.events_per_s,
-                )
-                if bare_eps:
-                    row.note += f"; {batch.events_per_s / bare_eps:.2f}x the bare INSERT"
-                rows.append(row)
-        exact = "exact" if logged == told else f"OFF BY {(logged or 0) - told}"
-        rows[0].note += (
-            f"; load average {load_before:.1f} before, {load_after:.1f} after; "
-            f"event log vs events acknowledged: {exact}"
+        await _drive(f"{floor}/bench/noop", headers, pain, "warm-floor", 1, CLIENTS, 1.0)
+        # the phases take turns, ROUNDS times, so that a change in the machine's load
+        # falls on all of them alike
+        phases: dict[tuple[str, int], tuple[str, dict[str, str], Any, int]] = {
+            ("bare", 1): (f"{bare}/events", {}, pain, 1),
+            ("noop", 1): (f"{floor}/bench/noop", headers, pain, 1),
+        }
+        for make in (pain, medication):
+            for size in (1, 100, 1000):
+                phases[(make.__name__, size)] = (events, headers, make, size)
+        measured = {phase: Measure() for phase in phases}
+        for round_ in range(ROUNDS):
+            for phase, (target, auth, make, size) in phases.items():
+                tag = f"{phase[0]}-{size}-r{round_}"
+                part = await _drive(target, auth, make, tag, size, CLIENTS, SECONDS / ROUNDS)
+                measured[phase].merge(part)
+        bare_single, noop = measured.pop(("bare", 1)), measured.pop(("noop", 1))
+    load_after = os.getloadavg()[0]
+    engine = create_async_engine(url)
+    async with async_sessionmaker(engine)() as session:
+        logged = await session.scalar(
+            select(func.count())
+            .select_from(EventLog)
+            .where(EventLog.type.in_(("pain.scored", "medication.recorded")))
         )
-        return rows
-    finally:
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await engine.dispose()
+    told = sum(m.events for m in (*warm, *measured.values()))  # the no-op logs nothing
+    c = f"{CLIENTS} clients"
+    bare_eps = bare_single.events_per_s or None
+    rows = [
+        _row(f"bare INSERT endpoint, 1 event/request, {c}", bare_single),
+        _row(f"registry no-op POST (auth, audit, session), {c}", noop, "bare INSERT", bare_eps),
+    ]
+    for name, label in (("pain", "pain.scored"), ("medication", "medication.recorded")):
+        single = measured[(name, 1)]
+        rows.append(_row(f"{label}: single events, {c}", single, "bare INSERT", bare_eps))
+        for size in (100, 1000):
+            batch = measured[(name, size)]
+            row = _row(
+                f"{label}: batches of {size}, {c}",
+                batch,
+                f"{label} single",
+                single.events_per_s,
+            )
+            if bare_eps:
+                row.note += f"; {batch.events_per_s / bare_eps:.2f}x the bare INSERT"
+            rows.append(row)
+    exact = "exact" if logged == told else f"OFF BY {(logged or 0) - told}"
+    rows[0].note += (
+        f"; load average {load_before:.1f} before, {load_after:.1f} after; "
+        f"event log vs events acknowledged: {exact}"
+    )
+    return rows
