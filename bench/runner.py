@@ -89,18 +89,20 @@ def write_json(results: Sequence[Result], name: str = "latest") -> Path:
         ).stdout.strip()
     except OSError:
         commit = ""
-    path = RESULTS_DIR / f"{name}.json"
-    path.write_text(
-        json.dumps(
-            {
-                "at": datetime.now(UTC).isoformat(),
-                "commit": commit,
-                "machine": {"python": platform.python_version(), "cpus": _cpus()},
-                "results": [asdict(r) for r in results],
-            },
-            indent=2,
-        )
+    now = datetime.now(UTC)
+    document = json.dumps(
+        {
+            "at": now.isoformat(),
+            "commit": commit,
+            "machine": {"python": platform.python_version(), "cpus": _cpus()},
+            "results": [asdict(r) for r in results],
+        },
+        indent=2,
     )
+    # latest.json for "what did the last run say", and a copy per run to compare commits
+    (RESULTS_DIR / f"{now:%Y%m%dT%H%M%SZ}-{commit or 'nocommit'}.json").write_text(document)
+    path = RESULTS_DIR / f"{name}.json"
+    path.write_text(document)
     return path
 
 
