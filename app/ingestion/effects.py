@@ -88,6 +88,7 @@ async def _procedure(ctx: Context, ev: Incoming) -> Applied:
         command,
         external_source=key[0] if key else None,
         external_ref=key[1] if key else None,
+        evaluate_triggers=False,  # all the request's patients at once, in service.process
     )
     ctx.trigger_patients.add(patient.id)  # a new episode: triggers follow occurred_at
     if key is not None:

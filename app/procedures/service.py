@@ -30,6 +30,7 @@ from app.procedures.schemas import (
     SeriesCreate,
     WorkUp,
 )
+from app.triggers.service import evaluate_patient
 
 WORK_UP_FIELDS = tuple(WorkUp.model_fields)
 SCALAR_FIELDS = tuple(f for f in ProcedureFields.model_fields if f != "work_up")
@@ -100,8 +101,10 @@ async def create_procedure(
     *,
     external_source: str | None = None,
     external_ref: str | None = None,
+    evaluate_triggers: bool = True,
 ) -> Procedure:
-    """`external_source` / `external_ref`: the sending system's reference (event ingestion)."""
+    """`external_source` / `external_ref`: the sending system's reference (event ingestion,
+    which evaluates the imaging triggers of all its patients at once: `evaluate_triggers`)."""
     patient = await require_patient(session, data.patient_id, "patient_id")
     check_within_life(patient, data.performed_at, "performed_at")
     if data.series_id is not None and data.stage_number is not None:
@@ -120,6 +123,8 @@ async def create_procedure(
     )
     session.add(procedure)
     await _flush(session)
+    if evaluate_triggers:
+        await evaluate_patient(session, patient.id)
     return await get_procedure(session, procedure.id)
 
 
@@ -176,6 +181,7 @@ async def update_procedure(
     for name, value in merged.work_up.model_dump().items():
         setattr(procedure, name, value)
     await _flush(session)
+    await evaluate_patient(session, procedure.patient_id)  # a new date or kind: new episodes
     return await get_procedure(session, procedure.id)
 
 
@@ -191,6 +197,7 @@ async def add_level(session: AsyncSession, procedure_id: uuid.UUID, data: LevelI
     level.procedure_id = procedure.id
     session.add(level)
     await _flush(session)
+    await evaluate_patient(session, procedure.patient_id)  # a level may end an earlier episode
     return level
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from httpx import AsyncClient
 
 from app.models.base import utcnow
-from tests.factories import add_pain, make_procedure
+from tests.factories import add_pain, make_patient, make_procedure
 from tests.triggers.helpers import T0, day, iso, procedure_with_pain, sweep, triggers
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -229,3 +229,23 @@ async def test_list_filters_as_of_and_pagination(client: AsyncClient) -> None:
     case = (await client.get(f"/api/v1/cases/{b}")).json()
     assert [t["rule"] for t in case["imaging_triggers"]] == ["follow_up_overdue"]
     assert T0  # the module's anchor
+
+
+async def test_procedure_writes_over_rest_re_evaluate_the_triggers(client: AsyncClient) -> None:
+    """Scores recorded before their procedure (back-entered charts): the procedure's creation
+    fires the worsening they show; moving the procedure after them supersedes it."""
+    patient = (await make_patient(client))["id"]
+    for n, score in [(-3, 7), (7, 4), (20, 2), (40, 5)]:
+        await add_pain(client, patient, iso(day(n)), score)
+    assert await triggers(client) == []  # no procedure yet: no episode
+    created = await make_procedure(client, patient, performed_at=iso(T0))
+    (trigger,) = await triggers(client)
+    assert trigger["rule"] == "worsening" and trigger["status"] == "open"
+    moved = await client.patch(
+        f"/api/v1/procedures/{created['id']}",
+        json={"performed_at": iso(day(41))},
+        headers={"If-Match": f'"{created["version"]}"'},
+    )
+    assert moved.status_code == 200, moved.text
+    (after,) = await triggers(client)
+    assert after["id"] == trigger["id"] and after["status"] == "superseded"
