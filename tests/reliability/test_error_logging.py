@@ -15,12 +15,7 @@ from sqlalchemy.exc import DBAPIError
 
 from app.errors import NotFound, install_error_handlers
 from app.middleware import RequestIdMiddleware
-
-
-class DriverError(Exception):
-    def __init__(self, sqlstate: str) -> None:
-        super().__init__(f"driver error {sqlstate}")
-        self.sqlstate = sqlstate
+from tests.reliability.test_error_mapping import DriverError
 
 
 def _app() -> FastAPI:
