@@ -24,7 +24,10 @@ Each request case is measured after 10 warm-up requests (every pooled connection
 prepared the statements once: the steady state of a running service).
 
 Environment: BENCH_DATABASE_URL (a PostgreSQL server; default the local one),
-BENCH_STATS_SIZES (default "1000,10000,100000"), BENCH_STATS_REQUESTS (default 20).
+BENCH_STATS_SIZES (default "1000,10000,100000"), BENCH_STATS_REQUESTS (default 20),
+BENCH_STATS_KEEP_DB (a name: each size's database is `<name>_<size>`, filled only when it is
+still empty, migrated to the head every run and kept afterwards, to iterate on it with psql;
+drop it yourself when done).
 """
 
 import asyncio
@@ -51,6 +54,7 @@ SERVER = os.environ.get(
 )
 SIZES = [int(s) for s in os.environ.get("BENCH_STATS_SIZES", "1000,10000,100000").split(",")]
 REQUESTS = int(os.environ.get("BENCH_STATS_REQUESTS", "20"))
+KEEP_DB = os.environ.get("BENCH_STATS_KEEP_DB", "")
 WARMUP = 10
 OUTCOMES = "/api/v1/stats/outcomes"
 TRAJECTORY = "/api/v1/stats/pain-trajectory"
@@ -125,8 +129,27 @@ async def _admin(sql: str) -> None:
     await admin.dispose()
 
 
+async def _existing(engine: AsyncEngine) -> dict[str, int] | None:
+    """The totals of a kept database that is already filled (None: it is empty)."""
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                text(
+                    "SELECT (SELECT count(DISTINCT coalesce(series_id, id)) FROM procedures), "
+                    "(SELECT count(*) FROM procedures), (SELECT count(*) FROM levels_treated), "
+                    "(SELECT count(*) FROM follow_up_events)"
+                )
+            )
+        ).one()
+    if not row[1]:
+        return None
+    return dict(zip(("episodes", "procedures", "levels", "events"), row, strict=True))
+
+
 async def _populate(engine: AsyncEngine, patients: int) -> tuple[float, dict[str, int]]:
     started = time.perf_counter()
+    if (totals := await _existing(engine)) is not None:
+        return 0.0, totals
     totals = {"episodes": 0, "procedures": 0, "levels": 0, "events": 0}
     for block in chunks(patients, seed=6):
         async with engine.begin() as conn:
@@ -190,9 +213,10 @@ def _result(case: str, samples: list[float], **extra: Any) -> Result:
 
 
 async def _one_size(patients: int) -> list[Result]:
-    name = f"vertebro_bench_stats_{uuid.uuid4().hex[:8]}"
+    name = f"{KEEP_DB}_{patients}" if KEEP_DB else f"vertebro_bench_stats_{uuid.uuid4().hex[:8]}"
     url = make_url(SERVER).set(database=name).render_as_string(hide_password=False)
-    await _admin(f'CREATE DATABASE "{name}"')
+    if not KEEP_DB or not await _exists(name):
+        await _admin(f'CREATE DATABASE "{name}"')
     engine = create_async_engine(url)  # no statement timeout: the rebuild is measured whole
     label = f"{patients:,} patients"
     try:
@@ -202,11 +226,12 @@ async def _one_size(patients: int) -> list[Result]:
         from app.config import get_settings
         from app.db import get_engine
         from app.main import create_app
-        from app.outcomes.service import ensure_current
+        from app.outcomes import summary
 
         settings = get_settings()
         started = time.perf_counter()
-        await ensure_current(engine, settings)
+        async with engine.begin() as conn:  # a full rebuild, whatever the summary's state
+            await summary.refresh(conn, summary.Definitions.from_settings(settings), full=True)
         build_s = time.perf_counter() - started
         async with engine.connect() as conn:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -222,7 +247,8 @@ async def _one_size(patients: int) -> list[Result]:
                 "stats",
                 f"build summary, {label}",
                 p50_ms=round(build_s * 1000, 1),
-                note=f"{note}; generated and inserted in {fill_s:.1f} s",
+                note=f"{note}; "
+                + (f"generated and inserted in {fill_s:.1f} s" if fill_s else "kept database"),
             )
         )
         raw = await _timed(lambda: _sql(engine, HEADLINE_SUMMARY), REQUESTS)
@@ -285,7 +311,18 @@ async def _one_size(patients: int) -> list[Result]:
         return results
     finally:
         await engine.dispose()
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not KEEP_DB:
+            await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _exists(name: str) -> bool:
+    admin = create_async_engine(SERVER)
+    async with admin.connect() as conn:
+        found = await conn.scalar(
+            text("SELECT count(*) FROM pg_database WHERE datname = :name"), {"name": name}
+        )
+    await admin.dispose()
+    return bool(found)
 
 
 async def _sql(engine: AsyncEngine, sql: str) -> None:

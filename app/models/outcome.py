@@ -32,25 +32,41 @@ class OutcomeEpisode(Base):
         Index("ix_outcome_episodes_first_us", "first_us"),
     )
 
+    # The columns every statement reads come first, fixed-width ones leading: PostgreSQL
+    # decodes a row's columns up to the last one a statement uses.
     episode_key: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     patient_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("patients.id", ondelete="CASCADE"), index=True
     )
-    # cohort attributes: the first session's kind and indication, the patient's at that time
-    kind: Mapped[str] = mapped_column(String(32))
-    indication: Mapped[str | None] = mapped_column(String(32))
-    staged: Mapped[bool]
-    first_at: Mapped[datetime]
-    t0: Mapped[datetime]
-    ended_at: Mapped[datetime | None]
     first_us: Mapped[int] = mapped_column(BigInteger)
     t0_us: Mapped[int] = mapped_column(BigInteger)
+    level_mask: Mapped[int] = mapped_column(BigInteger)  # bit n: the vertebra at position n
+    # all episodes, level treatments and complications of the patient: bounds for counting
+    # patients
+    patient_episodes: Mapped[int]
+    patient_levels: Mapped[int]
+    patient_complications: Mapped[int]
     n_sessions: Mapped[int]
     n_levels: Mapped[int]
     max_levels: Mapped[int]  # the most levels treated in one of its sessions
     n_repeats: Mapped[int]  # level treatments of a vertebra the same kind of procedure treated
+    staged: Mapped[bool]
     has_repeat: Mapped[bool]
-    level_mask: Mapped[int] = mapped_column(BigInteger)  # bit n: the vertebra at position n
+    cervical: Mapped[bool]
+    thoracic: Mapped[bool]
+    lumbar: Mapped[bool]
+    sacral: Mapped[bool]
+    # Kaplan-Meier, in whole days since t0 (UTC calendar days)
+    survival_day: Mapped[int]
+    survival_event: Mapped[bool]
+    recurrence_event: Mapped[bool]
+    recurrence_day: Mapped[int | None]  # null: no baseline, not at risk of a rule-B worsening
+    # cohort attributes: the first session's kind and indication, the patient's at that time
+    age: Mapped[int | None]  # whole years at the first session
+    kind: Mapped[str] = mapped_column(String(32))
+    sex: Mapped[str] = mapped_column(String(16))
+    indication: Mapped[str | None] = mapped_column(String(32))
+    histology_key: Mapped[str | None] = mapped_column(String(120))  # lower-cased
     # level treatments by cement leakage site (levels_treated.leakage; null: not recorded)
     leakage_none: Mapped[int]
     leakage_basivertebral_vein: Mapped[int]
@@ -60,18 +76,6 @@ class OutcomeEpisode(Base):
     leakage_epidural: Mapped[int]
     leakage_foraminal: Mapped[int]
     leakage_not_recorded: Mapped[int]
-    cervical: Mapped[bool]
-    thoracic: Mapped[bool]
-    lumbar: Mapped[bool]
-    sacral: Mapped[bool]
-    sex: Mapped[str] = mapped_column(String(16))
-    histology: Mapped[str | None] = mapped_column(String(120))
-    histology_key: Mapped[str | None] = mapped_column(String(120))  # lower-cased
-    age: Mapped[int | None]  # whole years at the first session
-    death_date: Mapped[date | None]
-    # all episodes and level treatments of the patient: bounds for counting patients
-    patient_episodes: Mapped[int]
-    patient_levels: Mapped[int]
 
     # back pain (0-10): baseline and the score nearest each time point
     pain_base: Mapped[float | None] = mapped_column(Double)
@@ -81,6 +85,13 @@ class OutcomeEpisode(Base):
     pain_d90: Mapped[float | None] = mapped_column(Double)
     pain_d180: Mapped[float | None] = mapped_column(Double)
     pain_d365: Mapped[float | None] = mapped_column(Double)
+    # the score at the time point minus the baseline (null without both)
+    pain_change_d7: Mapped[float | None] = mapped_column(Double)
+    pain_change_d14: Mapped[float | None] = mapped_column(Double)
+    pain_change_d30: Mapped[float | None] = mapped_column(Double)
+    pain_change_d90: Mapped[float | None] = mapped_column(Double)
+    pain_change_d180: Mapped[float | None] = mapped_column(Double)
+    pain_change_d365: Mapped[float | None] = mapped_column(Double)
     # the score at the time point against the baseline (null without both): improved
     # (app.episodes.rules.is_improved) and the IMMPACT bands, reduction >= 30 % and >= 50 %
     improved_d7: Mapped[bool | None]
@@ -109,6 +120,13 @@ class OutcomeEpisode(Base):
     ps_d90: Mapped[float | None] = mapped_column(Double)
     ps_d180: Mapped[float | None] = mapped_column(Double)
     ps_d365: Mapped[float | None] = mapped_column(Double)
+    # the score at the time point minus the baseline (null without both)
+    ps_change_d7: Mapped[float | None] = mapped_column(Double)
+    ps_change_d14: Mapped[float | None] = mapped_column(Double)
+    ps_change_d30: Mapped[float | None] = mapped_column(Double)
+    ps_change_d90: Mapped[float | None] = mapped_column(Double)
+    ps_change_d180: Mapped[float | None] = mapped_column(Double)
+    ps_change_d365: Mapped[float | None] = mapped_column(Double)
     # Oswestry Disability Index (0-100)
     odi_base: Mapped[float | None] = mapped_column(Double)
     odi_d7: Mapped[float | None] = mapped_column(Double)
@@ -117,6 +135,13 @@ class OutcomeEpisode(Base):
     odi_d90: Mapped[float | None] = mapped_column(Double)
     odi_d180: Mapped[float | None] = mapped_column(Double)
     odi_d365: Mapped[float | None] = mapped_column(Double)
+    # the score at the time point minus the baseline (null without both)
+    odi_change_d7: Mapped[float | None] = mapped_column(Double)
+    odi_change_d14: Mapped[float | None] = mapped_column(Double)
+    odi_change_d30: Mapped[float | None] = mapped_column(Double)
+    odi_change_d90: Mapped[float | None] = mapped_column(Double)
+    odi_change_d180: Mapped[float | None] = mapped_column(Double)
+    odi_change_d365: Mapped[float | None] = mapped_column(Double)
 
     # analgesia at the time point: med_* true when it counts (medication history known, inside
     # the episode, before death); ome_* / omekg_* null when not computable; opioid_free_* null
@@ -187,13 +212,31 @@ class OutcomeEpisode(Base):
     cx_cirse_5: Mapped[int | None]
     cx_cirse_6: Mapped[int | None]
     cx_cirse_ungraded: Mapped[int | None]
-    patient_complications: Mapped[int]  # all of the patient's (a bound for patient counts)
 
-    # Kaplan-Meier, in whole days since t0 (UTC calendar days)
-    recurrence_day: Mapped[int | None]  # null: no baseline, not at risk of a rule-B worsening
-    recurrence_event: Mapped[bool]
-    survival_day: Mapped[int]
-    survival_event: Mapped[bool]
+    # read by no aggregate: the episode's dates, the patient's histology as recorded
+    histology: Mapped[str | None] = mapped_column(String(120))
+    first_at: Mapped[datetime]
+    t0: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    death_date: Mapped[date | None]
+
+
+class OutcomePainScore(Base):
+    """A back-pain score after t0 and inside an episode: the rows of the pain trajectory
+    (app/outcomes/series.py), kept with the episode's summary row."""
+
+    __tablename__ = "outcome_pain_scores"
+    __table_args__ = (
+        Index("ix_outcome_pain_scores_episode_key_day", "episode_key", "day", "score"),
+    )
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    episode_key: Mapped[uuid.UUID]
+    patient_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    day: Mapped[int]  # whole days since t0: (occurred - t0) // 1 day, from 0
+    score: Mapped[float] = mapped_column(Double)
 
 
 class OutcomeDirty(Base):

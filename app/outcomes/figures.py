@@ -146,7 +146,7 @@ class OutcomeFigures:
             key = f"pain.d{day}"
             both = and_(base.is_not(None), score.is_not(None))
             s.measure("episodes", key, score, None)
-            s.measure("episodes", f"{key}.change", score - base, both)
+            s.measure("episodes", f"{key}.change", c[f"pain_change_d{day}"], None)
             self._binary(
                 f"{key}.improved",
                 f"{key}.change.n",
@@ -205,10 +205,8 @@ class OutcomeFigures:
         base = c[f"{column}_base"]
         s.measure("episodes", f"{name}.base", base, None)
         for day in TIME_POINTS:
-            value = c[f"{column}_d{day}"]
-            s.measure("episodes", f"{name}.d{day}", value, None)
-            both = and_(base.is_not(None), value.is_not(None))
-            s.measure("episodes", f"{name}.d{day}.change", value - base, both)
+            s.measure("episodes", f"{name}.d{day}", c[f"{column}_d{day}"], None)
+            s.measure("episodes", f"{name}.d{day}.change", c[f"{column}_change_d{day}"], None)
 
     def _kaplan_meier(self, name: str, day_column: str, event_column: str, n: str) -> None:
         s, c = self.sheet, self.src.c

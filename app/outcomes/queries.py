@@ -1,10 +1,12 @@
 """Aggregate SQL over the per-episode summary: cohorts, counts, distributions, KM rows.
 
-Per grain, one SELECT computes every count, n, mean and SD of a response; on PostgreSQL it is
-parallel-safe (so it can use parallel workers) and the quartiles (`percentile_cont(ARRAY[...])
-WITHIN GROUP`) and distinct counts run beside it, each statement on its own connection. SQLite
-has no ordered-set aggregates: each distribution's quartiles come from a `row_number()` window
-over its values, one statement after another. Python only ever receives aggregated rows.
+Per grain, every count, n, mean, SD and (PostgreSQL) quartiles of a response come from two
+SELECTs side by side on their own connections, each scanning the cohort once and computing
+half of the counts and half of the distributions (`percentile_cont(ARRAY[...]) WITHIN GROUP`
+sorts each distribution's values: the costliest part); distinct counts run beside them. SQLite
+has no ordered-set aggregates: one SELECT, then each distribution's quartiles from a
+`row_number()` window over its values, one statement after another. Python only ever receives
+aggregated rows.
 """
 
 import asyncio
@@ -34,7 +36,6 @@ from app.outcomes.cohort import AGE_RANGES, Cohort
 from app.outcomes.dialect import Dialect
 
 QUARTILES = (0.25, 0.5, 0.75)
-SPLIT_MEASURES = 20  # from this many distributions, two statements share them
 
 
 class Runner:
@@ -223,83 +224,86 @@ async def aggregate(
     apart = postgres and not together  # distinct counts in a statement of their own
     direct = [c for c in sql_counts if c.distinct is None or not apart]
     distinct = [c for c in sql_counts if c.distinct is not None and apart]
-    columns: list[ColumnElement[Any]] = [
-        g,
-        (func.max(bound) if bound is not None else literal(1)).label("bound"),
-    ]
-    columns += [_count_expr(c) for c in direct]
     bounded = [c for c in direct if c.bound is not None]
-    columns += [func.max(c.bound) for c in bounded]
-    moments: list[ColumnElement[Any]] = []
+    # one row of every aggregate: the bound, the counts, their bounds, each measure's
+    # n / mean / spread, then each measure's quartiles (PostgreSQL)
+    columns: list[ColumnElement[Any]] = [
+        func.max(bound) if bound is not None else literal(1),
+        *(_count_expr(c) for c in direct),
+        *(func.max(c.bound) for c in bounded),
+    ]
     for m in measures:
         x = m.expr
-        moments += [func.count(x), func.avg(x)]
-        moments.append(func.stddev_samp(x) if postgres else func.sum(x * x))
-    quartiles = [
-        func.percentile_cont(array(QUARTILES)).within_group(m.expr) for m in measures if postgres
+        columns += [func.count(x), func.avg(x)]
+        columns.append(func.stddev_samp(x) if postgres else func.sum(x * x))
+    if postgres:
+        columns += [func.percentile_cont(array(QUARTILES)).within_group(m.expr) for m in measures]
+    # each statement scans the source once; side by side, two statements of about equal cost
+    # (the counts and the measures dealt alternately) keep both cores busy with two scans.
+    # Grouped, quartiles make PostgreSQL sort the rows by group: the counts go apart (hashed)
+    ways = 2 if postgres and not together and run.engine is not None and measures else 1
+    parts = _deal(len(direct) + len(bounded), len(measures), postgres, ways, group is not None)
+    statements = [
+        _grouped(select(g, *(columns[i] for i in part)).select_from(source), group)
+        for part in parts
     ]
-    if together or not quartiles:
-        statements = [_grouped(select(*columns, *moments, *quartiles).select_from(source), group)]
-        chunks = [list(range(len(measures)))]
-    else:
-        # statements of about equal cost, side by side: the counts; the distributions, in
-        # halves when there are many (the sorts for the quartiles dominate)
-        ways = 2 if len(measures) >= SPLIT_MEASURES else 1
-        chunks = [list(range(len(measures)))[w::ways] for w in range(ways)]  # interleaved
-        statements = [_grouped(select(*columns).select_from(source), group)]
-        for chunk in chunks:
-            own = [*(moments[3 * i + j] for i in chunk for j in range(3))]
-            own += [quartiles[i] for i in chunk]
-            statements.append(_grouped(select(g, *own).select_from(source), group))
     if distinct:
-        columns = [g, *(_count_expr(c) for c in distinct)]
-        statements.append(_grouped(select(*columns).select_from(source), group))
+        distinct_columns = [g, *(_count_expr(c) for c in distinct)]
+        statements.append(_grouped(select(*distinct_columns).select_from(source), group))
     found = await asyncio.gather(*(run.rows(s) for s in statements))
-    split = len(statements) > 1 and bool(quartiles) and not together
-    distributions: dict[Any, list[Any]] = {}
-    if split:
-        # put the parts back as one row: moments of every measure, then every quartile
-        parts = [{row[0]: list(row[1:]) for row in found[1 + i]} for i in range(len(chunks))]
-        for key in parts[0]:
-            moments_row: list[Any] = [None] * (3 * len(measures))
-            quartile_row: list[Any] = [None] * len(measures)
-            for part_rows, chunk in zip(parts, chunks, strict=True):
-                values = part_rows.get(key, [None] * (4 * len(chunk)))
-                for n, i in enumerate(chunk):
-                    moments_row[3 * i : 3 * i + 3] = values[3 * n : 3 * n + 3]
-                    quartile_row[i] = values[3 * len(chunk) + n]
-            distributions[key] = moments_row + quartile_row
+    rows: dict[Any, list[Any]] = {}
+    for part, part_rows in zip(parts, found, strict=False):
+        for row in part_rows:
+            merged = rows.setdefault(row[0], [None] * len(columns))
+            for i, value in zip(part, row[1:], strict=True):
+                merged[i] = value
     out: dict[Any, Aggregate] = {}
-    for row in found[0]:
-        values = list(row)
-        result = Aggregate({}, {}, int(values[1] or 1))
-        i = 2
+    for key, values in rows.items():
+        result = Aggregate({}, {}, int(values[0] or 1))
+        i = 1
         for c in direct:
             result.counts[c.key] = int(values[i] or 0)
             i += 1
         for c in bounded:
             result.bounds[c.key] = int(values[i] or 1)
             i += 1
-        rest = distributions.get(values[0], []) if split else values[i:]
-        j = 0
         for m in measures:
-            n = int(rest[j] or 0) if rest else 0
-            mean = None if not rest or rest[j + 1] is None else float(rest[j + 1])
-            spread = None if not rest or rest[j + 2] is None else float(rest[j + 2])
+            n = int(values[i] or 0)
+            mean = None if values[i + 1] is None else float(values[i + 1])
+            spread = None if values[i + 2] is None else float(values[i + 2])
             sd = spread if postgres else sample_sd(n, mean, spread)
-            j += 3
+            i += 3
             result.distributions[m.key] = Distribution(n, mean, sd if n >= 2 else None)
-        if quartiles and rest:
-            _set_quartiles(result, measures, [list(q or (None,) * 3) for q in rest[j:]])
-        out[values[0]] = result
+        if postgres:
+            _set_quartiles(result, measures, [list(q or (None,) * 3) for q in values[i:]])
+        out[key] = result
     if distinct:
-        for row in found[len(statements) - 1]:
+        for row in found[-1]:
             if row[0] in out:
                 for c, value in zip(distinct, row[1:], strict=True):
                     out[row[0]].counts[c.key] = int(value or 0)
     if not postgres and measures and out:
         await _sqlite_quartiles(run, source, measures, group, out)
     return out
+
+
+def _deal(
+    n_counts: int, n_measures: int, quartiles: bool, ways: int, counts_apart: bool = False
+) -> list[list[int]]:
+    """The positions of aggregate()'s row each statement computes: the bound in the first;
+    counts and measures (moments with their quartiles) dealt alternately, or the counts in the
+    first and the measures in the other."""
+    parts: list[list[int]] = [[0]] + [[] for _ in range(ways - 1)]
+    for i in range(n_counts):
+        parts[0 if counts_apart else i % ways].append(1 + i)
+    first_moment = 1 + n_counts
+    first_quartile = first_moment + 3 * n_measures
+    for j in range(n_measures):
+        own = parts[ways - 1 if counts_apart else (n_counts + j) % ways]
+        own += [first_moment + 3 * j + k for k in range(3)]
+        if quartiles:
+            own.append(first_quartile + j)
+    return parts
 
 
 def _grouped(query: Any, group: ColumnElement[Any] | None) -> Any:

@@ -5,12 +5,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, case, cast, func, literal, or_, select, true, union_all
+from sqlalchemy import BigInteger, Integer, case, cast, func, literal, select, true, union_all
 from sqlalchemy.dialects.postgresql import BIT
 
-from app.models import FollowUpEvent
+from app.models.outcome import OutcomePainScore
 from app.outcomes.cohort import Cohort
-from app.outcomes.dialect import DAY_US
 from app.outcomes.queries import (
     Count,
     Distribution,
@@ -21,7 +20,7 @@ from app.outcomes.queries import (
     sample_sd,
 )
 
-fe = FollowUpEvent.__table__
+ps = OutcomePainScore.__table__
 
 
 async def km_rows(
@@ -111,33 +110,20 @@ class Bucket:
 
 
 async def trajectory(run: Runner, cohort: Cohort, unit_days: int, max_day: int) -> list[Bucket]:
-    """Back-pain scores after t0 and inside the episode, averaged per episode and bucket,
-    then across episodes."""
-    d = run.dialect
+    """Back-pain scores after t0 and inside the episode (the summary's outcome_pain_scores),
+    averaged per episode and bucket, then across episodes."""
     source = episodes(cohort)
-    at_us = d.epoch_us(fe.c.occurred_at)
-    bucket = (at_us - source.c.t0_us) // literal(unit_days * DAY_US, BigInteger)
+    bucket = ps.c.day // literal(unit_days, Integer) if unit_days > 1 else ps.c.day
     per_episode = (
         select(
-            source.c.episode_key,
-            source.c.patient_id,
+            ps.c.episode_key,
+            ps.c.patient_id,
             bucket.label("b"),
-            func.avg(d.real(fe.c.score)).label("v"),
+            func.avg(ps.c.score).label("v"),
         )
-        .join_from(
-            source,
-            fe,
-            and_(
-                fe.c.patient_id == source.c.patient_id,
-                fe.c.kind == "pain",
-                func.coalesce(fe.c.site, "back") == "back",
-                fe.c.score.is_not(None),
-                fe.c.occurred_at > source.c.t0,
-                or_(source.c.ended_at.is_(None), fe.c.occurred_at < source.c.ended_at),
-            ),
-        )
-        .where(at_us - source.c.t0_us < literal((max_day + 1) * DAY_US, BigInteger))
-        .group_by(source.c.episode_key, source.c.patient_id, bucket)
+        .join_from(source, ps, ps.c.episode_key == source.c.episode_key)
+        .where(ps.c.day <= max_day)
+        .group_by(ps.c.episode_key, ps.c.patient_id, bucket)
         .subquery("per_episode")
     )
     query = (

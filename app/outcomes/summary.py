@@ -1,4 +1,5 @@
-"""The per-episode summary (outcome_episodes), derived in SQL and kept current.
+"""The per-episode summary (outcome_episodes, and the back-pain scores of each episode the
+trajectory averages, outcome_pain_scores), derived in SQL and kept current.
 
 Every write to procedures, levels_treated, complications, follow_up_events or patients appends
 the patient to `outcome_dirty` through a database trigger, in the writer's transaction (see the
@@ -31,7 +32,8 @@ from sqlalchemy import and_, case, delete, false, func, insert, or_, select, tex
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.episodes.rules import TIME_POINTS
-from app.models import OutcomeDirty, OutcomeEpisode, OutcomeMeta, Patient
+from app.models import FollowUpEvent, OutcomeDirty, OutcomeEpisode, OutcomeMeta, Patient
+from app.models.outcome import OutcomePainScore
 from app.outcomes.definitions import (
     COMPLICATION_COLUMNS,
     DAYS,
@@ -108,6 +110,11 @@ def episodes_insert(scope: Scope) -> Any:
         values[f"{m}_base"] = base.c[f"{m}_base"]
         for dd in DAYS:
             values[f"{m}_d{dd}"] = points.c[f"{m}_d{dd}"]
+        for dd in DAYS:
+            b, score = base.c[f"{m}_base"], points.c[f"{m}_d{dd}"]
+            values[f"{m}_change_d{dd}"] = case(
+                (and_(b.is_not(None), score.is_not(None)), score - b)
+            )
     for dd in DAYS:
         b, score = base.c.pain_base, points.c[f"pain_d{dd}"]
         both = and_(b.is_not(None), score.is_not(None))
@@ -154,6 +161,31 @@ def episodes_insert(scope: Scope) -> Any:
     return insert(OutcomeEpisode).from_select(list(values), query)
 
 
+def pain_scores_insert(scope: Scope) -> Any:
+    """The back-pain scores after t0 and inside each episode (read from the episodes just
+    written), with their whole days since t0: what the pain trajectory averages."""
+    ep, fe = OutcomeEpisode.__table__, FollowUpEvent.__table__
+    day = (scope.d.epoch_us(fe.c.occurred_at) - ep.c.t0_us) // big(DAY_US)
+    query = (
+        select(ep.c.episode_key, ep.c.patient_id, day, scope.d.real(fe.c.score))
+        .join_from(
+            ep,
+            fe,
+            and_(
+                fe.c.patient_id == ep.c.patient_id,
+                fe.c.kind == "pain",
+                func.coalesce(fe.c.site, "back") == "back",
+                fe.c.score.is_not(None),
+                fe.c.occurred_at > ep.c.t0,
+                or_(ep.c.ended_at.is_(None), fe.c.occurred_at < ep.c.ended_at),
+            ),
+        )
+        .where(*scope.only(ep.c.patient_id))
+    )
+    columns = ["episode_key", "patient_id", "day", "score"]
+    return insert(OutcomePainScore).from_select(columns, query)
+
+
 async def _recompute(conn: AsyncConnection, defs: Definitions, patients: Patients) -> None:
     d = Dialect(conn.dialect.name)
     if d.postgres:
@@ -162,11 +194,14 @@ async def _recompute(conn: AsyncConnection, defs: Definitions, patients: Patient
         await conn.execute(text("SET LOCAL jit = off"))
         small = isinstance(patients, list)
         await conn.execute(text(f"SET LOCAL enable_nestloop = {'on' if small else 'off'}"))
-    if patients is None:
-        await conn.execute(delete(OutcomeEpisode))
-    else:
-        await conn.execute(delete(OutcomeEpisode).where(OutcomeEpisode.patient_id.in_(patients)))
-    await conn.execute(episodes_insert(Scope(d, defs, patients)))
+    for model in (OutcomePainScore, OutcomeEpisode):
+        if patients is None:
+            await conn.execute(delete(model))
+        else:
+            await conn.execute(delete(model).where(model.patient_id.in_(patients)))
+    scope = Scope(d, defs, patients)
+    await conn.execute(episodes_insert(scope))
+    await conn.execute(pain_scores_insert(scope))
 
 
 async def _write_meta(conn: AsyncConnection, fingerprint: str, generation: int | None) -> None:

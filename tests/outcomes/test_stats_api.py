@@ -199,6 +199,44 @@ async def test_every_write_path_shows_at_once(client: AsyncClient) -> None:
     assert (await _get(client))["survival"]["events"]["value"] == 1
 
 
+async def test_the_pain_trajectory_follows_every_write(client: AsyncClient) -> None:
+    """The trajectory reads the back-pain scores the summary keeps per episode: a new score,
+    a correction and a later procedure that ends the episode all show on the next read."""
+    trajectory = "/api/v1/stats/pain-trajectory"
+
+    async def points() -> list[tuple[int, int, float]]:
+        body = await _get(client, trajectory)
+        return [(p["start_day"], p["n"], p["mean"]) for p in body["points"]]
+
+    patient = await make_patient(client)
+    procedure = await make_procedure(client, patient["id"], performed_at="2019-02-12T09:30:00Z")
+    assert await points() == []
+    event = await add_pain(
+        client, patient["id"], "2019-02-14T10:00:00Z", 6, procedure_id=procedure["id"]
+    )
+    await add_pain(client, patient["id"], "2019-02-14T11:00:00Z", 9, site="leg")  # not back
+    assert await points() == [(2, 1, 6.0)]
+    corrected = await client.put(
+        f"/api/v1/follow-ups/{event['id']}",
+        json={
+            "kind": "pain",
+            "patient_id": patient["id"],
+            "procedure_id": procedure["id"],
+            "occurred_at": "2019-02-14T10:00:00Z",
+            "value": 2,
+        },
+        headers={"If-Match": '"1"'},
+    )
+    assert corrected.status_code == 200, corrected.text
+    await add_pain(client, patient["id"], "2019-02-14T20:00:00Z", 4)
+    assert await points() == [(2, 1, 3.0)]  # the episode's mean that day, counted once
+    await add_pain(client, patient["id"], "2019-03-05T10:00:00Z", 7)
+    assert await points() == [(2, 1, 3.0), (21, 1, 7.0)]
+    # a later procedure on the same level ends the episode: the last score is the new one's
+    await make_procedure(client, patient["id"], performed_at="2019-03-01T09:30:00Z")
+    assert await points() == [(2, 1, 3.0), (4, 1, 7.0)]
+
+
 async def test_writes_outside_the_api_are_seen_too(client: AsyncClient) -> None:
     """A row written by any path (here: plain SQL) marks its patient through the database
     triggers, so the next read recomputes it."""
