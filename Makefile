@@ -28,6 +28,7 @@ migrate: install
 
 seed: migrate
 	$(BIN)/vertebro seed
+	$(BIN)/vertebro stats refresh
 
 run: seed
 	$(BIN)/vertebro keys dev-admin

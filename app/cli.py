@@ -1,4 +1,4 @@
-"""Command line: `vertebro serve | migrate | seed | keys | triggers sweep | worker`."""
+"""Command line: `vertebro serve | migrate | seed | keys | triggers | worker | stats`."""
 
 import asyncio
 import os
@@ -10,11 +10,13 @@ from alembic.config import Config
 from rich.console import Console
 
 from app.auth.cli import keys_app
+from app.outcomes.cli import stats_app
 from app.triggers.cli import triggers_app, worker_command
 
 app = typer.Typer(help="Vertebroplasty outcomes registry.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(triggers_app, name="triggers")
+app.add_typer(stats_app, name="stats")
 app.command("worker")(worker_command)
 console = Console(stderr=True)
 ROOT = Path(__file__).resolve().parent.parent

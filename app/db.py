@@ -22,8 +22,12 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def build_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+def build_engine(
+    url: str, *, echo: bool = False, statement_timeout_ms: int | None = None
+) -> AsyncEngine:
+    """`statement_timeout_ms`: for long maintenance commands (default: the request setting)."""
     settings = get_settings()
+    timeout_ms = statement_timeout_ms or settings.db_statement_timeout_ms
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":
@@ -39,8 +43,8 @@ def build_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         pool_pre_ping=settings.db_pool_pre_ping,
         connect_args={
             "timeout": settings.db_connect_timeout_s,
-            "command_timeout": settings.db_statement_timeout_ms / 1000 + 5,
-            "server_settings": {"statement_timeout": str(settings.db_statement_timeout_ms)},
+            "command_timeout": timeout_ms / 1000 + 5,
+            "server_settings": {"statement_timeout": str(timeout_ms)},
         },
     )
 

@@ -30,20 +30,20 @@ def _engine(session: AsyncSession) -> AsyncEngine:
     return bind
 
 
-async def ensure_current(engine: AsyncEngine, settings: Settings) -> int:
+async def ensure_current(engine: AsyncEngine, settings: Settings, *, full: bool = False) -> int:
     """Recompute the summary of every patient written since the last read (none: one cheap
     read). Its own transaction, so the figures that follow include every committed write.
-    Returns the summary's generation."""
+    Returns the summary's generation. `full`: every patient (`vertebro stats refresh --full`)."""
     defs = summary.Definitions.from_settings(settings)
     async with engine.connect() as conn:
-        current, generation = await summary.state(conn, defs)
-        if current:
+        current, generation, latest = await summary.state_and_latest(conn, defs)
+        if current and not full:
             return generation
     async with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             timeout = int(settings.stats_refresh_timeout_ms)
             await conn.execute(text(f"SET LOCAL statement_timeout = {timeout}"))
-        await summary.refresh(conn, defs)
+        await summary.refresh(conn, defs, full=full, upto=latest)
         return (await summary.state(conn, defs))[1]
 
 

@@ -223,23 +223,40 @@ async def _write_meta(conn: AsyncConnection, fingerprint: str, generation: int |
 async def state(conn: AsyncConnection, defs: Definitions) -> tuple[bool, int]:
     """A cheap read: (whether the summary is current: nothing dirty and computed with these
     definitions; its generation)."""
-    pending = await conn.scalar(select(dirty.c.id).order_by(dirty.c.id).limit(1))
+    current, generation, _latest = await state_and_latest(conn, defs)
+    return current, generation
+
+
+async def state_and_latest(conn: AsyncConnection, defs: Definitions) -> tuple[bool, int, int]:
+    """`state`, and the newest dirty mark (0: none): what a refresh must cover for a read
+    that starts now."""
+    latest = await conn.scalar(select(func.max(dirty.c.id)))
     meta = (
         await conn.execute(
             select(meta_t.c.fingerprint, meta_t.c.generation).where(meta_t.c.id == 1)
         )
     ).first()
     if meta is None:
-        return False, 0
-    return pending is None and meta.fingerprint == defs.fingerprint, int(meta.generation)
+        return False, 0, int(latest or 0)
+    current = latest is None and meta.fingerprint == defs.fingerprint
+    return current, int(meta.generation), int(latest or 0)
 
 
-async def refresh(conn: AsyncConnection, defs: Definitions, *, full: bool = False) -> int:
+async def refresh(
+    conn: AsyncConnection, defs: Definitions, *, full: bool = False, upto: int | None = None
+) -> int:
     """Recompute the summary of the dirty patients (every patient when `full`, when the
     definitions changed, or when most are dirty). Run in its own transaction; returns how
-    many dirty marks it consumed."""
+    many dirty marks it consumed. `upto`: the newest mark the caller needs covered; when a
+    refresh that ran while this one waited for the lock covered it, there is nothing to do
+    (readers queued behind one refresh do not each refresh again)."""
     if conn.dialect.name == "postgresql":
         await conn.execute(select(func.pg_advisory_xact_lock(LOCK_KEY)))
+    if upto is not None and not full:
+        needed = await conn.scalar(select(dirty.c.id).where(dirty.c.id <= upto).limit(1))
+        fingerprint = await conn.scalar(select(meta_t.c.fingerprint).where(meta_t.c.id == 1))
+        if needed is None and fingerprint == defs.fingerprint:
+            return 0
     claimed = (
         await conn.execute(
             update(OutcomeDirty).where(dirty.c.claimed == false()).values(claimed=True)
