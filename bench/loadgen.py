@@ -132,7 +132,9 @@ class Load:
     async def run(self, seconds: float, tag: str) -> Phase:
         """`clients` concurrent clients for `seconds`; each finishes its last action."""
         phase = Phase()
-        limits = httpx.Limits(max_connections=2 * self.clients)
+        # a client drops an idle connection before the server does (uvicorn: 5 s), or a request
+        # sent as the server closes it fails (a ReadError seen once in a 3-minute run)
+        limits = httpx.Limits(max_connections=2 * self.clients, keepalive_expiry=2.0)
         async with httpx.AsyncClient(
             base_url=self.base, headers=self.headers, timeout=60, limits=limits
         ) as client:
