@@ -24,6 +24,28 @@ async def _get(client: AsyncClient, url: str = OUTCOMES, **params: Any) -> dict[
     return body
 
 
+async def _correct_pain(
+    client: AsyncClient,
+    event: dict[str, Any],
+    patient: dict[str, Any],
+    procedure: dict[str, Any],
+    at: str,
+    value: float,
+) -> None:
+    """PUT a corrected version 1 of a pain score."""
+    body = {
+        "kind": "pain",
+        "patient_id": patient["id"],
+        "procedure_id": procedure["id"],
+        "occurred_at": at,
+        "value": value,
+    }
+    corrected = await client.put(
+        f"/api/v1/follow-ups/{event['id']}", json=body, headers={"If-Match": '"1"'}
+    )
+    assert corrected.status_code == 200, corrected.text
+
+
 async def _counts(client: AsyncClient, **params: Any) -> dict[str, Any]:
     counts: dict[str, Any] = (await _get(client, **params))["counts"]
     return counts
@@ -126,18 +148,7 @@ async def test_every_write_path_shows_at_once(client: AsyncClient) -> None:
     assert body["pain"]["baseline"]["mean"] == 8.0
     assert body["pain"]["time_points"][1]["score"]["mean"] == 5.0
     # a corrected follow-up (PUT)
-    corrected = await client.put(
-        f"/api/v1/follow-ups/{event['id']}",
-        json={
-            "kind": "pain",
-            "patient_id": patient["id"],
-            "procedure_id": procedure["id"],
-            "occurred_at": "2019-02-26T09:30:00Z",
-            "value": 2,
-        },
-        headers={"If-Match": '"1"'},
-    )
-    assert corrected.status_code == 200, corrected.text
+    await _correct_pain(client, event, patient, procedure, "2019-02-26T09:30:00Z", 2)
     assert (await _get(client))["pain"]["time_points"][1]["score"]["mean"] == 2.0
     # a level added, then its leakage recorded
     added = await client.post(
@@ -216,18 +227,7 @@ async def test_the_pain_trajectory_follows_every_write(client: AsyncClient) -> N
     )
     await add_pain(client, patient["id"], "2019-02-14T11:00:00Z", 9, site="leg")  # not back
     assert await points() == [(2, 1, 6.0)]
-    corrected = await client.put(
-        f"/api/v1/follow-ups/{event['id']}",
-        json={
-            "kind": "pain",
-            "patient_id": patient["id"],
-            "procedure_id": procedure["id"],
-            "occurred_at": "2019-02-14T10:00:00Z",
-            "value": 2,
-        },
-        headers={"If-Match": '"1"'},
-    )
-    assert corrected.status_code == 200, corrected.text
+    await _correct_pain(client, event, patient, procedure, "2019-02-14T10:00:00Z", 2)
     await add_pain(client, patient["id"], "2019-02-14T20:00:00Z", 4)
     assert await points() == [(2, 1, 3.0)]  # the episode's mean that day, counted once
     await add_pain(client, patient["id"], "2019-03-05T10:00:00Z", 7)
