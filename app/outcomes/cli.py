@@ -1,6 +1,7 @@
 """`vertebro stats refresh`: bring the outcome summary up to date outside any request."""
 
 import asyncio
+import time
 
 import typer
 from rich.console import Console
@@ -16,8 +17,6 @@ def refresh_command(
     """Recompute the summary the statistics read (the patients written since the last one, or
     all after a migration or a change of definitions). Run it after `vertebro migrate` and after
     bulk imports, so that no request pays for a large rebuild; safe at any time."""
-    import time
-
     from app.config import get_settings
     from app.db import build_engine
     from app.outcomes.service import ensure_current

@@ -109,9 +109,8 @@ def episodes_insert(scope: Scope) -> Any:
     for m in MEASURES:
         values[f"{m}_base"] = base.c[f"{m}_base"]
         for dd in DAYS:
-            values[f"{m}_d{dd}"] = points.c[f"{m}_d{dd}"]
-        for dd in DAYS:
             b, score = base.c[f"{m}_base"], points.c[f"{m}_d{dd}"]
+            values[f"{m}_d{dd}"] = score
             values[f"{m}_change_d{dd}"] = case(
                 (and_(b.is_not(None), score.is_not(None)), score - b)
             )

@@ -160,16 +160,13 @@ async def plan_evaluations(
         p: {} for p in treated
     }
     decided = [p for p in treated if evaluations[p].day14]  # day 14 passed: maybe a decision
-    for check in (
-        await session.scalars(
+    if decided:
+        for check in await session.scalars(
             select(Day14Check)
             .where(Day14Check.patient_id.in_(decided))
             .execution_options(populate_existing=True)
-        )
-        if decided
-        else ()
-    ):
-        checks[check.patient_id][(check.episode_key, check.t0_procedure_id)] = check
+        ):
+            checks[check.patient_id][(check.episode_key, check.t0_procedure_id)] = check
     return [
         _plan(patient_id, evaluations[patient_id], existing[patient_id], checks[patient_id])
         for patient_id in treated
