@@ -121,6 +121,11 @@ class Settings(BaseSettings):
     # --- EHR event ingestion and idempotency (issue 4; app/ingestion) ---
     # POST /api/v1/events: a batch with more events is refused whole with 413.
     ingest_batch_max_events: int = Field(1000, ge=1)
+    # Group commit: single events arriving at one process while it writes share the next
+    # transaction (up to this many events in one; 1 turns grouping off), with this many such
+    # transactions at once per process.
+    ingest_group_max_events: int = Field(100, ge=1)
+    ingest_group_writers: int = Field(2, ge=1)
     # Idempotency-Key on other POSTs: the stored answer is replayed for this long; a duplicate
     # arriving while the original is still running waits this long for its answer (else 409).
     idempotency_key_ttl_hours: int = Field(24, ge=1)

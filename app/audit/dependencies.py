@@ -65,16 +65,18 @@ async def audit_request(
             yield context
     except Exception as exc:
         status, reason = classify(exc)
-        if status != 429:  # throttled requests are not written: that is the point
+        # throttled requests are not written (that is the point); a group commit wrote its own
+        if status != 429 and not context.recorded:
             await session.rollback()
             await write_separately(context.rows(status, reason))
         raise
     else:
-        location = response.headers.get("location")
-        if location and request.method == "POST":
-            context.note_resource(location.rstrip("/").rsplit("/", 1)[-1])
-        session.add_all(context.rows(_success_status(request, response), None))
-        await session.flush()
+        if not context.recorded:
+            location = response.headers.get("location")
+            if location and request.method == "POST":
+                context.note_resource(location.rstrip("/").rsplit("/", 1)[-1])
+            session.add_all(context.rows(_success_status(request, response), None))
+            await session.flush()
     finally:
         for cleanup in reversed(cleanups):
             cleanup()

@@ -60,6 +60,7 @@ class AuditContext:
     client_address: str | None
     principal: Principal | None = None
     rejected_credential_id: uuid.UUID | None = None
+    recorded: bool = False  # its rows were committed already (an event's group commit)
     resource_id: str | None = None
     patient_ids: set[uuid.UUID] = field(default_factory=set)
     _scope_marks: list[bool] = field(default_factory=list)

@@ -3,11 +3,13 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse
 
+from app.audit.dependencies import AuditDep
 from app.auth.dependencies import require
 from app.auth.scopes import EVENTS_WRITE
 from app.db import SessionDep
 from app.errors import DomainError, problem_responses
 from app.ingestion import service
+from app.ingestion.group_commit import success_status
 from app.ingestion.schemas import EXAMPLE, BatchResult, EventResult, EventsBody
 
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -116,15 +118,14 @@ async def post_events(
         ),
     ],
     session: SessionDep,
+    audit: AuditDep,
 ) -> JSONResponse:
-    outcome = await service.ingest(session, body)
+    outcome = await service.ingest(session, body, audit)
     if isinstance(outcome, service.Batch):
         return JSONResponse(outcome.result.model_dump(mode="json", exclude_none=True))
     result = outcome.result
-    if result.status == "replayed":
-        status, headers = 200, {REPLAYED_HEADER: "true"}
-    else:
-        status, headers = (202 if result.event_status == "pending" else 201), {}
+    status = success_status(result)
+    headers = {REPLAYED_HEADER: "true"} if result.status == "replayed" else {}
     return JSONResponse(
         result.model_dump(mode="json", exclude_none=True), status_code=status, headers=headers
     )

@@ -24,9 +24,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
+from app.audit.recorder import AuditContext
 from app.config import get_settings
 from app.errors import Conflict, DomainError, FieldIssue, problem, validation_issues
-from app.ingestion import effects, eventlog, mappers
+from app.ingestion import effects, eventlog, group_commit, mappers
 from app.ingestion.context import Applied, Context, Work
 from app.ingestion.mappers import Incoming, InvalidEvent
 from app.ingestion.schemas import BatchResult, EventIds, EventResult
@@ -62,8 +63,11 @@ class Batch:
     result: BatchResult
 
 
-async def ingest(session: AsyncSession, body: object) -> Single | Batch:
-    """POST /events: one event, or {"events": [...]}."""
+async def ingest(
+    session: AsyncSession, body: object, audit: AuditContext | None = None
+) -> Single | Batch:
+    """POST /events: one event, or {"events": [...]}. With the request's audit context, a
+    single event may share its transaction with concurrent ones (group_commit.py)."""
     if isinstance(body, dict) and "events" in body:
         events = body["events"]
         if set(body) != {"events"} or not isinstance(events, list) or not events:
@@ -78,8 +82,21 @@ async def ingest(session: AsyncSession, body: object) -> Single | Batch:
         results = await process(session, items, isolate=True)
         return Batch(summarise(results))
     incoming = mappers.parse_event(body)
+    settings = get_settings()
+    # a request that already holds a connection (its key was not cached) keeps to it
+    if audit is not None and settings.ingest_group_max_events > 1 and not session.in_transaction():
+        group = group_commit.for_this_loop(
+            _process_group, settings.ingest_group_writers, settings.ingest_group_max_events
+        )
+        grouped = await group.submit(incoming, audit)
+        if grouped is not None:
+            return Single(grouped)
     (result,) = await process(session, [incoming], isolate=False)
     return Single(result)
+
+
+async def _process_group(session: AsyncSession, items: Sequence[Incoming]) -> list[EventResult]:
+    return await process(session, items, isolate=False)
 
 
 def _parse(raw: object) -> Incoming | DomainError:

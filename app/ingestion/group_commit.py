@@ -1,0 +1,108 @@
+"""Group commit: single events that arrive at one process at the same time share a transaction.
+
+A single event costs about seven database round trips (begin, claim, patient, insert, log
+outcome, audit, commit); a batch of a hundred costs barely more. So while one group is being
+written, the single events that arrive meanwhile wait (no timer: they queue only because the
+database is busy) and then go together as the next group, through the same `process` a batch
+uses. Each request still answers only after the commit that holds its event and its audit row.
+
+A group in which any event is refused, or that fails in any way, is rolled back and each of
+its events is then processed alone, in its own request's transaction, exactly as without
+grouping: a refusal never depends on the neighbours an event happened to travel with.
+"""
+
+import asyncio
+import logging
+import weakref
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.recorder import AuditContext
+from app.db import get_sessionmaker
+from app.ingestion.mappers import Incoming
+from app.ingestion.schemas import EventResult
+
+log = logging.getLogger("vertebro.ingestion")
+
+Process = Callable[[AsyncSession, Sequence[Incoming]], Awaitable[list[EventResult]]]
+
+
+@dataclass(eq=False)
+class _Waiting:
+    event: Incoming
+    audit: AuditContext
+    result: EventResult | None = None
+    alone: bool = False  # to be processed alone, in the request's own transaction
+
+
+def success_status(result: EventResult) -> int:
+    if result.status == "replayed":
+        return 200
+    return 202 if result.event_status == "pending" else 201
+
+
+class GroupCommit:
+    """One per event loop (process). `groups`: how many groups may be written at once."""
+
+    def __init__(self, process: Process, groups: int, max_events: int) -> None:
+        self.process = process
+        self.groups = groups
+        self.max_events = max_events
+        self._queue: deque[_Waiting] = deque()
+        self._writing = 0
+        self._changed = asyncio.Event()
+
+    async def submit(self, event: Incoming, audit: AuditContext) -> EventResult | None:
+        """The event's committed result (its audit rows committed with it), or None: process
+        it alone."""
+        waiting = _Waiting(event, audit)
+        self._queue.append(waiting)
+        while waiting.result is None and not waiting.alone:
+            if self._writing < self.groups and self._queue:
+                await self._write_next_group()
+            else:
+                await self._changed.wait()
+        return waiting.result
+
+    async def _write_next_group(self) -> None:
+        group = [self._queue.popleft() for _ in range(min(len(self._queue), self.max_events))]
+        self._writing += 1
+        try:
+            await self._write(group)
+        except Exception:
+            log.debug("a group of %d events failed; each goes alone", len(group), exc_info=True)
+        finally:  # also when this request is cancelled: the others must not wait forever
+            for waiting in group:
+                waiting.alone = waiting.alone or waiting.result is None
+            self._writing -= 1
+            changed, self._changed = self._changed, asyncio.Event()
+            changed.set()
+
+    async def _write(self, group: Sequence[_Waiting]) -> None:
+        async with get_sessionmaker()() as session:
+            results = await self.process(session, [w.event for w in group])
+            kept = [(w, r) for w, r in zip(group, results, strict=True) if r.status != "rejected"]
+            for waiting, result in kept:
+                if result.ids is not None:
+                    waiting.audit.note_patient(result.ids.patient_id)
+                session.add_all(waiting.audit.rows(success_status(result), None))
+            await session.commit()
+        for waiting, result in kept:
+            waiting.audit.recorded = True
+            waiting.result = result
+
+
+_per_loop: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, GroupCommit]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def for_this_loop(process: Process, groups: int, max_events: int) -> GroupCommit:
+    loop = asyncio.get_running_loop()
+    committer = _per_loop.get(loop)
+    if committer is None:
+        committer = _per_loop[loop] = GroupCommit(process, groups, max_events)
+    return committer
