@@ -125,7 +125,7 @@ class Settings(BaseSettings):
     # transaction (up to this many events in one; 1 turns grouping off), with this many such
     # transactions at once per process.
     ingest_group_max_events: int = Field(100, ge=1)
-    ingest_group_writers: int = Field(2, ge=1)
+    ingest_group_writers: int = Field(1, ge=1)
     # Idempotency-Key on other POSTs: the stored answer is replayed for this long; a duplicate
     # arriving while the original is still running waits this long for its answer (else 409).
     idempotency_key_ttl_hours: int = Field(24, ge=1)

@@ -13,7 +13,7 @@ Definitions (DOMAIN.md section 4), per episode of the cohort:
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, not_, true
+from sqlalchemy import Integer, and_, cast, func, not_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.episodes.rules import TIME_POINTS
@@ -38,6 +38,25 @@ TRIGGER_RULES = ("no_improvement", "follow_up_overdue", "worsening")
 it = ImagingTrigger.__table__
 
 
+def episode_triggers() -> Any:
+    """Per episode with imaging triggers (not superseded): how many of each rule, in all, and
+    how many its patient has in all episodes (the most one patient adds to a trigger count)."""
+    per_rule = [func.count().filter(it.c.rule == rule).label(f"n_{rule}") for rule in TRIGGER_RULES]
+    return (
+        select(
+            it.c.episode_key,
+            *per_rule,
+            func.count().label("n_all"),
+            cast(func.sum(func.count()).over(partition_by=it.c.patient_id), Integer).label(
+                "patient_triggers"
+            ),
+        )
+        .where(it.c.status != "superseded")
+        .group_by(it.c.episode_key, it.c.patient_id)
+        .subquery("episode_triggers")
+    )
+
+
 def _is(column: Any) -> ColumnElement[bool]:
     test: ColumnElement[bool] = column == true()
     return test
@@ -53,17 +72,13 @@ class OutcomeFigures:
 
     def __post_init__(self) -> None:
         self.src = queries.episodes(self.cohort)
-        s = self.sheet
-        s.grain("episodes", self.src, self.src.c.patient_id, self.src.c.patient_episodes)
-        triggers = (
-            it.join(self.src, self.src.c.episode_key == it.c.episode_key)
-            .select()
-            .where(it.c.status != "superseded")
-            .with_only_columns(it.c.rule, it.c.episode_key, self.src.c.patient_id)
-            .subquery("cohort_triggers")
+        self.triggers = episode_triggers()
+        # the imaging triggers come with their episode's row (hashed, ~1 per 10 episodes):
+        # one scan of the cohort for both
+        source = self.src.outerjoin(
+            self.triggers, self.triggers.c.episode_key == self.src.c.episode_key
         )
-        self.triggers = triggers
-        s.grain("triggers", triggers, triggers.c.patient_id, small=True)
+        self.sheet.grain("episodes", source, self.src.c.patient_id, self.src.c.patient_episodes)
         self.km_rows: dict[str, list[tuple[int, int, int]]] = {}
 
     # --- declaring -------------------------------------------------------------------------
@@ -269,8 +284,9 @@ class OutcomeFigures:
     def _triggers(self) -> None:
         s, c = self.sheet, self.triggers.c
         for rule in TRIGGER_RULES:
-            s.count("triggers", f"triggers.{rule}", c.rule == rule)
-        s.count("triggers", "triggers.episodes_with", distinct=c.episode_key)
+            n = c[f"n_{rule}"]
+            s.count("episodes", f"triggers.{rule}", n > 0, total=n, bound=c.patient_triggers)
+        s.count("episodes", "triggers.episodes_with", c.n_all > 0)
         s.ratio("triggers.episodes_with", "counts.episodes")
 
     # --- reading ---------------------------------------------------------------------------

@@ -66,10 +66,15 @@ class Runner:
             async with self.lock:
                 return [tuple(row) for row in await self.conn.execute(statement)]
         async with self.slots, self.engine.connect() as conn:
-            await conn.execute(text("SET LOCAL jit = off"))
-            await conn.execute(text(f"SET LOCAL work_mem = '{self.work_mem_mb}MB'"))
-            # the request's statements already run side by side: no workers on top
-            await conn.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+            # one round trip for the three settings (local to this transaction); the request's
+            # statements already run side by side: no parallel workers on top
+            await conn.execute(
+                text(
+                    "SELECT set_config('jit', 'off', true),"
+                    f" set_config('work_mem', '{self.work_mem_mb}MB', true),"
+                    " set_config('max_parallel_workers_per_gather', '0', true)"
+                )
+            )
             return [tuple(row) for row in await conn.execute(statement)]
 
 
@@ -226,7 +231,8 @@ async def aggregate(
     distinct = [c for c in sql_counts if c.distinct is not None and apart]
     bounded = [c for c in direct if c.bound is not None]
     # one row of every aggregate: the bound, the counts, their bounds, each measure's
-    # n / mean / spread, then each measure's quartiles (PostgreSQL)
+    # moments (PostgreSQL: one outcome_moments; SQLite: count, avg, sum of squares), then each
+    # measure's quartiles (PostgreSQL)
     columns: list[ColumnElement[Any]] = [
         func.max(bound) if bound is not None else literal(1),
         *(_count_expr(c) for c in direct),
@@ -234,15 +240,20 @@ async def aggregate(
     ]
     for m in measures:
         x = m.expr
-        columns += [func.count(x), func.avg(x)]
-        columns.append(func.stddev_samp(x) if postgres else func.sum(x * x))
+        if postgres:
+            columns.append(func.outcome_moments(x))
+        else:
+            columns += [func.count(x), func.avg(x), func.sum(x * x)]
     if postgres:
         columns += [func.percentile_cont(array(QUARTILES)).within_group(m.expr) for m in measures]
     # each statement scans the source once; side by side, two statements of about equal cost
     # (the counts and the measures dealt alternately) keep both cores busy with two scans.
     # Grouped, quartiles make PostgreSQL sort the rows by group: the counts go apart (hashed)
     ways = 2 if postgres and not together and run.engine is not None and measures else 1
-    parts = _deal(len(direct) + len(bounded), len(measures), postgres, ways, group is not None)
+    width = 1 if postgres else 3
+    parts = _deal(
+        len(direct) + len(bounded), len(measures), width, postgres, ways, group is not None
+    )
     statements = [
         _grouped(select(g, *(columns[i] for i in part)).select_from(source), group)
         for part in parts
@@ -268,12 +279,14 @@ async def aggregate(
             result.bounds[c.key] = int(values[i] or 1)
             i += 1
         for m in measures:
-            n = int(values[i] or 0)
-            mean = None if values[i + 1] is None else float(values[i + 1])
-            spread = None if values[i + 2] is None else float(values[i + 2])
-            sd = spread if postgres else sample_sd(n, mean, spread)
-            i += 3
-            result.distributions[m.key] = Distribution(n, mean, sd if n >= 2 else None)
+            if postgres:
+                result.distributions[m.key] = _moments(values[i])
+            else:
+                n = int(values[i] or 0)
+                mean = None if values[i + 1] is None else float(values[i + 1])
+                sumsq = None if values[i + 2] is None else float(values[i + 2])
+                result.distributions[m.key] = Distribution(n, mean, sample_sd(n, mean, sumsq))
+            i += width
         if postgres:
             _set_quartiles(result, measures, [list(q or (None,) * 3) for q in values[i:]])
         out[key] = result
@@ -287,20 +300,35 @@ async def aggregate(
     return out
 
 
+def _moments(state: Sequence[float] | None) -> Distribution:
+    """n, mean and SD from outcome_moments' {N, Sx, Sxx} (float8_accum's state), by the same
+    operations as PostgreSQL's avg (Sx / N) and stddev_samp (sqrt(Sxx / (N - 1)))."""
+    if not state or not state[0]:
+        return Distribution(0)
+    n, sx, sxx = (float(v) for v in state)
+    sd = math.sqrt(sxx / (n - 1.0)) if n > 1.0 else None
+    return Distribution(int(n), sx / n, sd)
+
+
 def _deal(
-    n_counts: int, n_measures: int, quartiles: bool, ways: int, counts_apart: bool = False
+    n_counts: int,
+    n_measures: int,
+    width: int,
+    quartiles: bool,
+    ways: int,
+    counts_apart: bool = False,
 ) -> list[list[int]]:
     """The positions of aggregate()'s row each statement computes: the bound in the first;
-    counts and measures (moments with their quartiles) dealt alternately, or the counts in the
-    first and the measures in the other."""
+    counts and measures (`width` columns of moments, with their quartiles) dealt alternately,
+    or the counts in the first and the measures in the other."""
     parts: list[list[int]] = [[0]] + [[] for _ in range(ways - 1)]
     for i in range(n_counts):
         parts[0 if counts_apart else i % ways].append(1 + i)
     first_moment = 1 + n_counts
-    first_quartile = first_moment + 3 * n_measures
+    first_quartile = first_moment + width * n_measures
     for j in range(n_measures):
         own = parts[ways - 1 if counts_apart else (n_counts + j) % ways]
-        own += [first_moment + 3 * j + k for k in range(3)]
+        own += [first_moment + width * j + k for k in range(width)]
         if quartiles:
             own.append(first_quartile + j)
     return parts

@@ -193,11 +193,19 @@ async def _recompute(conn: AsyncConnection, defs: Definitions, patients: Patient
         await conn.execute(text("SET LOCAL jit = off"))
         small = isinstance(patients, list)
         await conn.execute(text(f"SET LOCAL enable_nestloop = {'on' if small else 'off'}"))
-    for model in (OutcomePainScore, OutcomeEpisode):
-        if patients is None:
-            await conn.execute(delete(model))
-        else:
-            await conn.execute(delete(model).where(model.patient_id.in_(patients)))
+    if patients is None and d.postgres:
+        # a full rebuild starts from empty files: DELETE would leave every old row version
+        # behind (the table twice its size until a VACUUM FULL, and every statistics scan
+        # reading both halves). TRUNCATE's exclusive lock holds statistics reads until this
+        # transaction commits; they would wait for this refresh anyway, except after a forced
+        # `vertebro stats refresh --full`.
+        await conn.execute(text("TRUNCATE outcome_pain_scores, outcome_episodes"))
+    else:
+        for model in (OutcomePainScore, OutcomeEpisode):
+            if patients is None:
+                await conn.execute(delete(model))
+            else:
+                await conn.execute(delete(model).where(model.patient_id.in_(patients)))
     scope = Scope(d, defs, patients)
     await conn.execute(episodes_insert(scope))
     await conn.execute(pain_scores_insert(scope))
