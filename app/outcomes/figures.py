@@ -13,7 +13,7 @@ Definitions (DOMAIN.md section 4), per episode of the cohort:
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, and_, cast, func, not_, select, true
+from sqlalchemy import Integer, and_, func, literal, not_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.episodes.rules import TIME_POINTS
@@ -38,21 +38,30 @@ TRIGGER_RULES = ("no_improvement", "follow_up_overdue", "worsening")
 it = ImagingTrigger.__table__
 
 
-def episode_triggers() -> Any:
-    """Per episode with imaging triggers (not superseded): how many of each rule, in all, and
-    how many its patient has in all episodes (the most one patient adds to a trigger count)."""
-    per_rule = [func.count().filter(it.c.rule == rule).label(f"n_{rule}") for rule in TRIGGER_RULES]
+def episode_triggers(bound: bool) -> Any:
+    """Per episode with imaging triggers (not superseded): how many of each rule and in all;
+    `bound`: and how many its patient has in all (the most one patient adds to a trigger
+    count, which only the suppression reads)."""
+    live = it.c.status != "superseded"
+    columns = [
+        it.c.episode_key,
+        *(func.count().filter(it.c.rule == rule).label(f"n_{rule}") for rule in TRIGGER_RULES),
+        func.count().label("n_all"),
+    ]
+    if not bound:
+        query = select(*columns, literal(None, Integer).label("patient_triggers"))
+        return query.where(live).group_by(it.c.episode_key).subquery("episode_triggers")
+    per_patient = (
+        select(it.c.patient_id, func.count().label("n"))
+        .where(live)
+        .group_by(it.c.patient_id)
+        .subquery("patient_triggers")
+    )
     return (
-        select(
-            it.c.episode_key,
-            *per_rule,
-            func.count().label("n_all"),
-            cast(func.sum(func.count()).over(partition_by=it.c.patient_id), Integer).label(
-                "patient_triggers"
-            ),
-        )
-        .where(it.c.status != "superseded")
-        .group_by(it.c.episode_key, it.c.patient_id)
+        select(*columns, func.max(per_patient.c.n).label("patient_triggers"))
+        .join_from(it, per_patient, per_patient.c.patient_id == it.c.patient_id)
+        .where(live)
+        .group_by(it.c.episode_key)
         .subquery("episode_triggers")
     )
 
@@ -72,7 +81,7 @@ class OutcomeFigures:
 
     def __post_init__(self) -> None:
         self.src = queries.episodes(self.cohort)
-        self.triggers = episode_triggers()
+        self.triggers = episode_triggers(bound=self.sheet.k is not None)
         # the imaging triggers come with their episode's row (hashed, ~1 per 10 episodes):
         # one scan of the cohort for both
         source = self.src.outerjoin(
@@ -110,7 +119,13 @@ class OutcomeFigures:
         def levels(key: str, column: Any, **extra: Any) -> str:
             """A count of level treatments: summed over the cohort's episodes."""
             return s.count(
-                "episodes", key, column > 0, total=column, bound=c.patient_levels, **extra
+                "episodes",
+                key,
+                column > 0,
+                total=column,
+                bound=c.patient_levels,
+                positive=True,
+                **extra,
             )
 
         levels("counts.level_treatments", c.n_levels)
@@ -130,10 +145,19 @@ class OutcomeFigures:
             s.ratio(f"leakage.{site}", "counts.level_treatments")
         s.add_sum("counts.level_treatments", sites)
 
-    def _binary(self, key: str, total: str, where: ColumnElement[bool], among: Any) -> None:
-        """A count and its complement within `total` (rows `among`); declares the ratio."""
+    def _binary(
+        self,
+        key: str,
+        total: str,
+        where: ColumnElement[bool],
+        among: Any,
+        *,
+        implies: bool = False,
+    ) -> None:
+        """A count and its complement within `total` (rows `among`); declares the ratio.
+        `implies`: `where` holds only among those rows (the count tests `where` alone)."""
         s = self.sheet
-        s.count("episodes", key, and_(among, where))
+        s.count("episodes", key, where if implies else and_(among, where))
         s.count(
             "episodes",
             f"{key}.not",
@@ -162,13 +186,18 @@ class OutcomeFigures:
             both = and_(base.is_not(None), score.is_not(None))
             s.measure("episodes", key, score, None)
             s.measure("episodes", f"{key}.change", c[f"pain_change_d{day}"], None)
+            # improved_d and band_d are NULL unless there is a baseline and a score (and, for
+            # the bands, a baseline above 0); score == 0 implies a score
             self._binary(
                 f"{key}.improved",
                 f"{key}.change.n",
                 _is(c[f"improved_d{day}"]),
                 both,
+                implies=True,
             )
-            self._binary(f"{key}.pain_free", f"{key}.n", score == 0, score.is_not(None))
+            self._binary(
+                f"{key}.pain_free", f"{key}.n", score == 0, score.is_not(None), implies=True
+            )
             reducible = and_(both, base > 0)
             s.count("episodes", f"{key}.reducible", reducible)
             for band in (30, 50):
@@ -177,6 +206,7 @@ class OutcomeFigures:
                     f"{key}.reducible",
                     _is(c[f"band{band}_d{day}"]),
                     reducible,
+                    implies=True,
                 )
             closes = (day + width) * DAY_US
             eligible = and_(_is(c[f"window_d{day}"]), c.t0_us < self.now_us - closes)
@@ -213,7 +243,9 @@ class OutcomeFigures:
             )
             s.add_sum(f"{key}.counted", [f"{key}.known", f"{key}.unknown"])
             known = and_(counted, free.is_not(None))
-            self._binary(f"{key}.opioid_free", f"{key}.known", _is(free), known)
+            self._binary(
+                f"{key}.opioid_free", f"{key}.known", and_(counted, _is(free)), known, implies=True
+            )
 
     def _scored(self, name: str, column: str) -> None:
         s, c = self.sheet, self.src.c
@@ -245,14 +277,14 @@ class OutcomeFigures:
         s, c = self.sheet, self.src.c
 
         def count(key: str, column: str, **extra: Any) -> str:
-            """A count of complications: summed over the cohort's episodes."""
-            value = func.coalesce(c[column], 0)
+            """A count of complications: summed over the cohort's episodes (NULL: none)."""
             return s.count(
                 "episodes",
                 f"complications.{key}",
-                value > 0,
-                total=value,
+                c[column] > 0,
+                total=c[column],
                 bound=c.patient_complications,
+                positive=True,
                 **extra,
             )
 
@@ -285,7 +317,14 @@ class OutcomeFigures:
         s, c = self.sheet, self.triggers.c
         for rule in TRIGGER_RULES:
             n = c[f"n_{rule}"]
-            s.count("episodes", f"triggers.{rule}", n > 0, total=n, bound=c.patient_triggers)
+            s.count(
+                "episodes",
+                f"triggers.{rule}",
+                n > 0,
+                total=n,
+                bound=c.patient_triggers,
+                positive=True,
+            )
         s.count("episodes", "triggers.episodes_with", c.n_all > 0)
         s.ratio("triggers.episodes_with", "counts.episodes")
 

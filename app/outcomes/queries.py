@@ -143,6 +143,8 @@ class Count:
     measure: str | None = None
     bound: Any = None  # the most one patient can add to it (default: the grain's bound)
     patients_of: str | None = None  # comes from the same patients as that count
+    # `total` is never negative and `where` is `total > 0`: summed over every row, no test
+    positive: bool = False
 
     @property
     def in_sql(self) -> bool:
@@ -183,7 +185,8 @@ class Aggregate:
 
 def _count_expr(c: Count) -> ColumnElement[Any]:
     if c.total is not None:
-        return func.coalesce(func.sum(c.total if c.where is None else case((c.where, c.total))), 0)
+        summed = c.total if c.where is None or c.positive else case((c.where, c.total))
+        return func.coalesce(func.sum(summed), 0)
     if c.distinct is not None:
         inner = c.distinct if c.where is None else case((c.where, c.distinct))
         return func.count(func.distinct(inner))
@@ -220,16 +223,19 @@ async def aggregate(
     bound: Any = None,
     group: ColumnElement[Any] | None = None,
     together: bool = False,
+    bounds: bool = True,
 ) -> dict[Any, Aggregate]:
     """Every count and distribution, per group. Keys: the group's value (None without
-    `group`). `together`: one statement (when the source is costly to compute twice)."""
+    `group`). `together`: one statement (when the source is costly to compute twice).
+    `bounds`: compute the bounds (rows per patient) too; only the suppression reads them."""
     postgres = run.dialect.postgres
     g = (group if group is not None else literal(None)).label("g")
     sql_counts = [c for c in counts if c.in_sql]
     apart = postgres and not together  # distinct counts in a statement of their own
     direct = [c for c in sql_counts if c.distinct is None or not apart]
     distinct = [c for c in sql_counts if c.distinct is not None and apart]
-    bounded = [c for c in direct if c.bound is not None]
+    bounded = [c for c in direct if c.bound is not None and bounds]
+    bound = bound if bounds else None
     # one row of every aggregate: the bound, the counts, their bounds, each measure's
     # moments (PostgreSQL: one outcome_moments; SQLite: count, avg, sum of squares), then each
     # measure's quartiles (PostgreSQL)
@@ -319,11 +325,13 @@ def _deal(
     counts_apart: bool = False,
 ) -> list[list[int]]:
     """The positions of aggregate()'s row each statement computes: the bound in the first;
-    counts and measures (`width` columns of moments, with their quartiles) dealt alternately,
-    or the counts in the first and the measures in the other."""
+    the counts in consecutive blocks (counts declared together, which may read a joined
+    source the other statements then leave out, stay together) and the measures (`width`
+    columns of moments, with their quartiles) dealt alternately; or the counts in the first
+    and the measures in the other."""
     parts: list[list[int]] = [[0]] + [[] for _ in range(ways - 1)]
     for i in range(n_counts):
-        parts[0 if counts_apart else i % ways].append(1 + i)
+        parts[0 if counts_apart else i * ways // max(n_counts, 1)].append(1 + i)
     first_moment = 1 + n_counts
     first_quartile = first_moment + width * n_measures
     for j in range(n_measures):

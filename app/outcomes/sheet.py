@@ -60,8 +60,11 @@ class Sheet:
         measure: str | None = None,
         bound: Any = None,
         patients_of: str | None = None,
+        positive: bool = False,
     ) -> str:
-        spec = queries.Count(key, where, distinct, total, difference, measure, bound, patients_of)
+        spec = queries.Count(
+            key, where, distinct, total, difference, measure, bound, patients_of, positive
+        )
         self.grains[grain].counts.append(spec)
         if hidden:
             self.hidden.add(key)
@@ -93,7 +96,13 @@ class Sheet:
         results = await asyncio.gather(
             *(
                 queries.aggregate(
-                    run, g.source, g.counts, g.measures, bound=g.bound, together=g.small
+                    run,
+                    g.source,
+                    g.counts,
+                    g.measures,
+                    bound=g.bound,
+                    together=g.small,
+                    bounds=self.k is not None,
                 )
                 for g in grains
             )
