@@ -15,6 +15,7 @@ from sqlalchemy import select
 from app.config import get_settings
 from app.db import get_engine, get_sessionmaker
 from app.models import AuditEvent, Complication, EventLog, FollowUpEvent
+from tests.conftest import ScopedClient
 from tests.ingestion.helpers import count, event, pain, post, procedure
 
 
@@ -110,3 +111,20 @@ async def test_same_key_twice_in_one_moment_once_created_once_replayed_or_confli
     replays = [r for r in responses if r.status_code == 200]
     assert all(r.headers["idempotent-replayed"] == "true" for r in replays)
     assert len({str(r.json()["ids"]) for r in responses if r.json().get("event_id") == "dup"}) == 1
+
+
+async def test_each_request_in_a_group_is_audited_under_its_own_key(
+    client: AsyncClient, scoped_client: ScopedClient
+) -> None:
+    async with scoped_client("events:write") as feed_a, scoped_client("events:write") as feed_b:
+        clients = [feed_a, feed_b] * 6
+        for n, c in enumerate((feed_a, feed_b)):  # both keys authenticated (and cached)
+            assert (await post(c, pain(f"warm{n}", 1))).status_code == 201
+        bodies = [pain(f"k{i}", 2) for i in range(12)]
+        responses = await asyncio.gather(
+            *(post(c, b) for c, b in zip(clients, bodies, strict=True))
+        )
+    assert [r.status_code for r in responses] == [201] * 12
+    credentials = [(await audit_of(r))[0].credential_id for r in responses]
+    assert len(set(credentials[0::2])) == 1 and len(set(credentials[1::2])) == 1
+    assert credentials[0] != credentials[1]
