@@ -13,7 +13,7 @@ Definitions (DOMAIN.md section 4), per episode of the cohort:
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, and_, func, literal, not_, select, true
+from sqlalchemy import and_, func, not_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.episodes.rules import TIME_POINTS
@@ -38,29 +38,15 @@ TRIGGER_RULES = ("no_improvement", "follow_up_overdue", "worsening")
 it = ImagingTrigger.__table__
 
 
-def episode_triggers(bound: bool) -> Any:
-    """Per episode with imaging triggers (not superseded): how many of each rule and in all;
-    `bound`: and how many its patient has in all (the most one patient adds to a trigger
-    count, which only the suppression reads)."""
-    live = it.c.status != "superseded"
-    columns = [
-        it.c.episode_key,
-        *(func.count().filter(it.c.rule == rule).label(f"n_{rule}") for rule in TRIGGER_RULES),
-        func.count().label("n_all"),
-    ]
-    if not bound:
-        query = select(*columns, literal(None, Integer).label("patient_triggers"))
-        return query.where(live).group_by(it.c.episode_key).subquery("episode_triggers")
-    per_patient = (
-        select(it.c.patient_id, func.count().label("n"))
-        .where(live)
-        .group_by(it.c.patient_id)
-        .subquery("patient_triggers")
-    )
+def episode_triggers() -> Any:
+    """Per episode with imaging triggers (not superseded): how many of each rule, and in all."""
     return (
-        select(*columns, func.max(per_patient.c.n).label("patient_triggers"))
-        .join_from(it, per_patient, per_patient.c.patient_id == it.c.patient_id)
-        .where(live)
+        select(
+            it.c.episode_key,
+            *(func.count().filter(it.c.rule == rule).label(f"n_{rule}") for rule in TRIGGER_RULES),
+            func.count().label("n_all"),
+        )
+        .where(it.c.status != "superseded")
         .group_by(it.c.episode_key)
         .subquery("episode_triggers")
     )
@@ -81,7 +67,7 @@ class OutcomeFigures:
 
     def __post_init__(self) -> None:
         self.src = queries.episodes(self.cohort)
-        self.triggers = episode_triggers(bound=self.sheet.k is not None)
+        self.triggers = episode_triggers()
         # the imaging triggers come with their episode's row (hashed, ~1 per 10 episodes):
         # one scan of the cohort for both
         source = self.src.outerjoin(
@@ -256,11 +242,12 @@ class OutcomeFigures:
             s.measure("episodes", f"{name}.d{day}.change", c[f"{column}_change_d{day}"], None)
 
     def _kaplan_meier(self, name: str, day_column: str, event_column: str, n: str) -> None:
+        """The curve's counts are summed from its Kaplan-Meier rows (`give_km_counts`)."""
         s, c = self.sheet, self.src.c
         day, event = c[day_column], c[event_column]
         if n != "counts.episodes":
-            s.count("episodes", n, day.is_not(None))
-        s.count("episodes", f"{name}.events", and_(day.is_not(None), _is(event)))
+            s.count("episodes", n, day.is_not(None), given=True)
+        s.count("episodes", f"{name}.events", and_(day.is_not(None), _is(event)), given=True)
         s.count(
             "episodes",
             f"{name}.censored",
@@ -270,8 +257,21 @@ class OutcomeFigures:
         s.add_sum(n, [f"{name}.events", f"{name}.censored"])
         s.stat(f"{name}.median", n)
         for t in KM_DAYS:
-            s.count("episodes", f"{name}.at_risk.{t}", day >= t)
+            s.count("episodes", f"{name}.at_risk.{t}", day >= t, given=True)
             s.stat(f"{name}.at.{t}", f"{name}.at_risk.{t}")
+
+    def give_km_counts(self, km_rows: dict[str, list[tuple[int, int, int]]]) -> None:
+        """Each curve's n (when not the episodes), events and numbers at risk, from its rows
+        (day, observations ending that day, events): the same rows the SQL counts would see."""
+        self.km_rows.update(km_rows)
+        s = self.sheet
+        for name, n in (("recurrence", "recurrence.n"), ("survival", None)):
+            rows = self.km_rows.get(name, [])
+            if n is not None:
+                s.give(n, sum(ended for _, ended, _ in rows))
+            s.give(f"{name}.events", sum(events for _, _, events in rows))
+            for t in KM_DAYS:
+                s.give(f"{name}.at_risk.{t}", sum(ended for day, ended, _ in rows if day >= t))
 
     def _complications(self) -> None:
         s, c = self.sheet, self.src.c
@@ -315,16 +315,11 @@ class OutcomeFigures:
 
     def _triggers(self) -> None:
         s, c = self.sheet, self.triggers.c
+        # one patient adds at most (its episodes) x (the most triggers of one of them)
+        bound = c.n_all * self.src.c.patient_episodes
         for rule in TRIGGER_RULES:
             n = c[f"n_{rule}"]
-            s.count(
-                "episodes",
-                f"triggers.{rule}",
-                n > 0,
-                total=n,
-                bound=c.patient_triggers,
-                positive=True,
-            )
+            s.count("episodes", f"triggers.{rule}", n > 0, total=n, bound=bound, positive=True)
         s.count("episodes", "triggers.episodes_with", c.n_all > 0)
         s.ratio("triggers.episodes_with", "counts.episodes")
 

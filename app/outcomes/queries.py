@@ -2,9 +2,12 @@
 
 Per grain, every count, n, mean, SD and (PostgreSQL) quartiles of a response come from two
 SELECTs side by side on their own connections, each scanning the cohort once and computing
-half of the counts and half of the distributions (`percentile_cont(ARRAY[...]) WITHIN GROUP`
-sorts each distribution's values: the costliest part); distinct counts run beside them. SQLite
-has no ordered-set aggregates: one SELECT, then each distribution's quartiles from a
+half of the counts (in consecutive blocks) and half of the distributions (dealt alternately).
+The cost is per row and per aggregate, so each distribution is two aggregates: its moments
+(`outcome_moments`, migration 0008: n, sum and squared deviations in one transition, the state
+avg and stddev_samp share) and its quartiles (`percentile_cont(ARRAY[...]) WITHIN GROUP`, one
+sort: the costliest part); distinct counts run beside them. SQLite has no ordered-set
+aggregates: one SELECT (count, avg, sum of squares), then each distribution's quartiles from a
 `row_number()` window over its values, one statement after another. Python only ever receives
 aggregated rows.
 """
@@ -43,7 +46,8 @@ class Runner:
 
     PostgreSQL: each statement on its own pooled connection (at most `parallel` at once), in
     a transaction with JIT off (compiling these wide statements costs more than running them)
-    and a larger work_mem; SQLite: one after another on the request's connection.
+    and a larger work_mem, set in one round trip; SQLite: one after another on the request's
+    connection.
     """
 
     def __init__(
@@ -132,7 +136,8 @@ def episodes(cohort: Cohort) -> Any:
 @dataclass(frozen=True)
 class Count:
     """count(*) of the rows where `where` holds; or count(DISTINCT distinct); or sum(total);
-    or, without SQL, `difference` (key a minus key b) or the n of the distribution `measure`.
+    or, without SQL, `difference` (key a minus key b), the n of the distribution `measure`, or
+    `given` by another statement.
     `where` always describes the rows counted (the patient counts use it)."""
 
     key: str
@@ -145,10 +150,11 @@ class Count:
     patients_of: str | None = None  # comes from the same patients as that count
     # `total` is never negative and `where` is `total > 0`: summed over every row, no test
     positive: bool = False
+    given: bool = False  # computed elsewhere (Sheet.give), e.g. from Kaplan-Meier rows
 
     @property
     def in_sql(self) -> bool:
-        return self.difference is None and self.measure is None
+        return self.difference is None and self.measure is None and not self.given
 
 
 @dataclass(frozen=True)
@@ -253,8 +259,8 @@ async def aggregate(
     if postgres:
         columns += [func.percentile_cont(array(QUARTILES)).within_group(m.expr) for m in measures]
     # each statement scans the source once; side by side, two statements of about equal cost
-    # (the counts and the measures dealt alternately) keep both cores busy with two scans.
-    # Grouped, quartiles make PostgreSQL sort the rows by group: the counts go apart (hashed)
+    # (half of the counts each, the measures dealt alternately) keep both cores busy with two
+    # scans. Grouped, quartiles make PostgreSQL sort the rows by group: the counts go apart
     ways = 2 if postgres and not together and run.engine is not None and measures else 1
     width = 1 if postgres else 3
     parts = _deal(

@@ -64,28 +64,19 @@ async def km_rows(
 
 async def patients_and_vertebrae(run: Runner, cohort: Cohort) -> tuple[int, int, Distribution]:
     """How many patients the cohort has, and the distinct vertebrae treated per patient (with
-    their sum over patients): the bits of the OR of the patient's episodes' level masks. A
-    patient with one episode needs no grouping; PostgreSQL has bit_or and bit_count, SQLite
-    counts bit by bit."""
+    their sum over patients): the bits of the OR of the patient's episodes' level masks, one
+    hashed grouping by patient. PostgreSQL has bit_or and bit_count, SQLite counts bit by
+    bit."""
     source = episodes(cohort)
     c = source.c
+    bits: Any
     if run.dialect.postgres:
-
-        def bits(mask: Any) -> Any:
-            return cast(func.bit_count(cast(mask, BIT(64))), BigInteger)
-
-        many = bits(func.bit_or(c.level_mask))
+        bits = cast(func.bit_count(cast(func.bit_or(c.level_mask), BIT(64))), BigInteger)
     else:
-
-        def bits(mask: Any) -> Any:
-            return sum((mask.op(">>")(i).op("&")(1) for i in range(1, 32)), literal(0))
-
-        many = sum(
+        bits = sum(
             (func.max(c.level_mask.op(">>")(i).op("&")(1)) for i in range(1, 32)), literal(0)
         )
-    single = select(bits(c.level_mask).label("v")).where(c.patient_episodes == 1)
-    several = select(many.label("v")).where(c.patient_episodes > 1).group_by(c.patient_id)
-    per_patient = union_all(single, several).subquery("per_patient")
+    per_patient = select(bits.label("v")).group_by(c.patient_id).subquery("per_patient")
     value = cast(per_patient.c.v, BigInteger)
     result = await aggregate(
         run,

@@ -47,14 +47,18 @@ async def ensure_current(engine: AsyncEngine, settings: Settings, *, full: bool 
         return (await summary.state(conn, defs))[1]
 
 
-async def _triggers_version(run: queries.Runner) -> tuple[Any, ...]:
+async def _triggers_version(session: AsyncSession) -> tuple[Any, ...]:
     """Changes whenever an imaging trigger is added, removed or updated (ORM writes bump
-    version and updated_at)."""
+    version and updated_at). On the request's connection: one round trip."""
     it = ImagingTrigger.__table__
-    rows = await run.rows(
-        select(func.count(), func.coalesce(func.sum(it.c.version), 0), func.max(it.c.updated_at))
-    )
-    return tuple(rows[0])
+    row = (
+        await session.execute(
+            select(
+                func.count(), func.coalesce(func.sum(it.c.version), 0), func.max(it.c.updated_at)
+            )
+        )
+    ).one()
+    return tuple(row)
 
 
 async def _prepare(session: AsyncSession, settings: Settings) -> tuple[queries.Runner, int]:
@@ -102,7 +106,7 @@ async def outcome_stats(
     now = now or datetime.now(UTC)
     run, generation = await _prepare(session, settings)
     key = _key(
-        "outcomes", cohort, exact, generation, await _triggers_version(run), settings=settings
+        "outcomes", cohort, exact, generation, await _triggers_version(session), settings=settings
     )
     if (hit := CACHE.get(key)) is not None:
         return cast(schemas.OutcomeStats, hit)
@@ -121,11 +125,12 @@ async def outcome_stats(
         "survival": (src.c.survival_day, src.c.survival_event),
     }
     _, km_rows, (patients, total, per_patient) = await asyncio.gather(
-        sheet.compute(run),
+        sheet.aggregate(run),
         series.km_rows(run, src, curves),
         series.patients_and_vertebrae(run, cohort),
     )
-    figures.km_rows.update(km_rows)
+    figures.give_km_counts(km_rows)
+    await sheet.count_patients(run)
     sheet.put("counts.patients", patients, patients)
     sheet.put("counts.distinct_vertebrae", total, per_patient.n)
     sheet.put_distribution("counts.vertebrae_per_patient", per_patient)

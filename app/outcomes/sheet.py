@@ -40,6 +40,7 @@ class Sheet:
     stats: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
     sums: list[Sum] = field(default_factory=list)
     reasons: dict[str, Reason] = field(default_factory=dict)
+    aggregates: list[queries.Aggregate] = field(default_factory=list)  # per grain, in order
 
     # --- declaring -------------------------------------------------------------------------
     def grain(
@@ -61,9 +62,10 @@ class Sheet:
         bound: Any = None,
         patients_of: str | None = None,
         positive: bool = False,
+        given: bool = False,
     ) -> str:
         spec = queries.Count(
-            key, where, distinct, total, difference, measure, bound, patients_of, positive
+            key, where, distinct, total, difference, measure, bound, patients_of, positive, given
         )
         self.grains[grain].counts.append(spec)
         if hidden:
@@ -89,9 +91,9 @@ class Sheet:
         self.sums.append(Sum(total, tuple(parts)))
 
     # --- computing -------------------------------------------------------------------------
-    async def compute(self, run: queries.Runner) -> None:
-        """Every grain's aggregates (concurrently where the runner allows), then the patient
-        counts the suppression needs."""
+    async def aggregate(self, run: queries.Runner) -> None:
+        """Every grain's aggregates (concurrently where the runner allows); then the `given`
+        counts are put (`give`), then `count_patients`."""
         grains = list(self.grains.values())
         results = await asyncio.gather(
             *(
@@ -107,23 +109,31 @@ class Sheet:
                 for g in grains
             )
         )
-        aggregates = []
         for grain, result in zip(grains, results, strict=True):
             agg = result.get(None) or queries.Aggregate({}, {}, 1)
-            aggregates.append(agg)
+            self.aggregates.append(agg)
             self.distributions.update(agg.distributions)
             for c in grain.counts:
                 if c.measure is not None:
                     self.values[c.key] = self.distributions[c.measure].n
-                elif c.difference is None:
+                elif c.in_sql:
                     self.values[c.key] = agg.counts.get(c.key, 0)
+
+    def give(self, key: str, value: int) -> None:
+        """The value of a count declared `given`."""
+        self.values[key] = value
+
+    async def count_patients(self, run: queries.Runner) -> None:
+        """The differences, then the patient counts the suppression needs."""
+        grains = list(self.grains.values())
+        for grain in grains:
             for c in grain.counts:
                 if c.difference is not None:
                     a, b = c.difference
                     self.values[c.key] = self.values[a] - self.values[b]
         if self.k is not None:
             await asyncio.gather(
-                *(self._patients(run, g, a) for g, a in zip(grains, aggregates, strict=True))
+                *(self._patients(run, g, a) for g, a in zip(grains, self.aggregates, strict=True))
             )
 
     def finish(self) -> None:
