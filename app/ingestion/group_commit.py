@@ -18,10 +18,13 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
 
 from app.audit.recorder import AuditContext
 from app.db import get_sessionmaker
+from app.errors import DomainError
 from app.ingestion.mappers import Incoming
 from app.ingestion.schemas import EventResult
 
@@ -72,8 +75,10 @@ class GroupCommit:
         self._writing += 1
         try:
             await self._write(group)
+        except (DomainError, IntegrityError, StaleDataError):  # a refusal, or a lost race
+            log.debug("a group of %d events was refused; each goes alone", len(group))
         except Exception:
-            log.debug("a group of %d events failed; each goes alone", len(group), exc_info=True)
+            log.warning("a group of %d events failed; each goes alone", len(group), exc_info=True)
         finally:  # also when this request is cancelled: the others must not wait forever
             for waiting in group:
                 waiting.alone = waiting.alone or waiting.result is None
@@ -105,4 +110,5 @@ def for_this_loop(process: Process, groups: int, max_events: int) -> GroupCommit
     committer = _per_loop.get(loop)
     if committer is None:
         committer = _per_loop[loop] = GroupCommit(process, groups, max_events)
+    committer.groups, committer.max_events = groups, max_events  # the settings as they are now
     return committer

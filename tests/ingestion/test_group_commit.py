@@ -8,12 +8,13 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from httpx import AsyncClient, Response
+from httpx import ASGITransport, AsyncClient, Response
 from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
 from app.config import get_settings
 from app.db import get_engine, get_sessionmaker
+from app.ingestion import effects
 from app.models import AuditEvent, Complication, EventLog, FollowUpEvent
 from tests.conftest import ScopedClient
 from tests.ingestion.helpers import count, event, pain, post, procedure
@@ -128,3 +129,29 @@ async def test_each_request_in_a_group_is_audited_under_its_own_key(
     credentials = [(await audit_of(r))[0].credential_id for r in responses]
     assert len(set(credentials[0::2])) == 1 and len(set(credentials[1::2])) == 1
     assert credentials[0] != credentials[1]
+
+
+async def test_a_crash_in_one_event_fails_only_its_own_request(
+    client: AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    apply = effects.apply
+
+    async def crash_on_boom(ctx: Any, work: Any) -> Any:
+        if work.ev.event_id == "boom":
+            raise RuntimeError("a bug in one event's processing")
+        return await apply(ctx, work)
+
+    monkeypatch.setattr(effects, "apply", crash_on_boom)
+    bodies = [pain(f"e{i}", 3) for i in range(8)]
+    bodies.insert(4, pain("boom", 3))
+    await client.get("/api/v1/patients")
+    async with AsyncClient(
+        transport=ASGITransport(app=client._transport.app, raise_app_exceptions=False),  # type: ignore[attr-defined]
+        base_url="http://test",
+        headers=client.headers,
+    ) as tolerant:
+        responses = await asyncio.gather(*(post(tolerant, b) for b in bodies))
+    statuses = [r.status_code for r in responses]
+    assert statuses == [201] * 4 + [500] + [201] * 4, [r.text for r in responses]
+    assert responses[4].headers["content-type"] == "application/problem+json"
+    assert await count(EventLog) == 8 and await count(FollowUpEvent) == 8
