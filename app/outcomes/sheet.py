@@ -24,7 +24,6 @@ class Grain:
     source: Any
     patient: Any  # the patient id column of the source
     bound: Any = None  # rows per patient (an upper bound), None: always count patients exactly
-    small: bool = False  # few rows: one statement is cheaper than several
     counts: list[queries.Count] = field(default_factory=list)
     measures: list[queries.Measure] = field(default_factory=list)
 
@@ -43,10 +42,8 @@ class Sheet:
     aggregates: list[queries.Aggregate] = field(default_factory=list)  # per grain, in order
 
     # --- declaring -------------------------------------------------------------------------
-    def grain(
-        self, name: str, source: Any, patient: Any, bound: Any = None, *, small: bool = False
-    ) -> None:
-        self.grains[name] = Grain(source, patient, bound, small=small)
+    def grain(self, name: str, source: Any, patient: Any, bound: Any = None) -> None:
+        self.grains[name] = Grain(source, patient, bound)
 
     def count(
         self,
@@ -103,7 +100,6 @@ class Sheet:
                     g.counts,
                     g.measures,
                     bound=g.bound,
-                    together=g.small,
                     bounds=self.k is not None,
                 )
                 for g in grains
