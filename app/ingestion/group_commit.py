@@ -41,12 +41,6 @@ class _Waiting:
     alone: bool = False  # to be processed alone, in the request's own transaction
 
 
-def success_status(result: EventResult) -> int:
-    if result.status == "replayed":
-        return 200
-    return 202 if result.event_status == "pending" else 201
-
-
 class GroupCommit:
     """One per event loop (process). `groups`: how many groups may be written at once."""
 
@@ -93,7 +87,7 @@ class GroupCommit:
             for waiting, result in kept:
                 if result.ids is not None:
                     waiting.audit.note_patient(result.ids.patient_id)
-                session.add_all(waiting.audit.rows(success_status(result), None))
+                session.add_all(waiting.audit.rows(result.http_status, None))
             await session.commit()
         for waiting, result in kept:
             waiting.audit.recorded = True

@@ -9,7 +9,6 @@ from app.auth.scopes import EVENTS_WRITE
 from app.db import SessionDep
 from app.errors import DomainError, problem_responses
 from app.ingestion import service
-from app.ingestion.group_commit import success_status
 from app.ingestion.schemas import EXAMPLE, BatchResult, EventResult, EventsBody
 
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -124,8 +123,9 @@ async def post_events(
     if isinstance(outcome, service.Batch):
         return JSONResponse(outcome.result.model_dump(mode="json", exclude_none=True))
     result = outcome.result
-    status = success_status(result)
     headers = {REPLAYED_HEADER: "true"} if result.status == "replayed" else {}
     return JSONResponse(
-        result.model_dump(mode="json", exclude_none=True), status_code=status, headers=headers
+        result.model_dump(mode="json", exclude_none=True),
+        status_code=result.http_status,
+        headers=headers,
     )

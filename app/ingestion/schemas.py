@@ -397,6 +397,13 @@ class EventResult(BaseModel):
     ids: EventIds | None = None
     problem: Problem | None = Field(None, description="Why the event was rejected.")
 
+    @property
+    def http_status(self) -> int:
+        """The status of this result answered alone (not rejected)."""
+        if self.status == "replayed":
+            return 200
+        return 202 if self.event_status == "pending" else 201
+
     model_config = {
         "json_schema_extra": {
             "examples": [

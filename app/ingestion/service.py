@@ -16,6 +16,7 @@ The event log's own writes are in eventlog.py, the effects in effects.py and ret
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
@@ -86,17 +87,15 @@ async def ingest(
     # a request that already holds a connection (its key was not cached) keeps to it
     if audit is not None and settings.ingest_group_max_events > 1 and not session.in_transaction():
         group = group_commit.for_this_loop(
-            _process_group, settings.ingest_group_writers, settings.ingest_group_max_events
+            partial(process, isolate=False),
+            settings.ingest_group_writers,
+            settings.ingest_group_max_events,
         )
         grouped = await group.submit(incoming, audit)
         if grouped is not None:
             return Single(grouped)
     (result,) = await process(session, [incoming], isolate=False)
     return Single(result)
-
-
-async def _process_group(session: AsyncSession, items: Sequence[Incoming]) -> list[EventResult]:
-    return await process(session, items, isolate=False)
 
 
 def _parse(raw: object) -> Incoming | DomainError:
