@@ -15,7 +15,7 @@ from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, Operationa
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.audit.recorder import AuditContext, PatientCollector, write_separately
+from app.audit.recorder import AuditContext, PatientCollector, add_rows, write_separately
 from app.db import SessionDep
 from app.errors import DomainError
 from app.middleware import route_template
@@ -75,8 +75,7 @@ async def audit_request(
             location = response.headers.get("location")
             if location and request.method == "POST":
                 context.note_resource(location.rstrip("/").rsplit("/", 1)[-1])
-            session.add_all(context.rows(_success_status(request, response), None))
-            await session.flush()
+            await add_rows(session, context.rows(_success_status(request, response), None))
     finally:
         for cleanup in reversed(cleanups):
             cleanup()

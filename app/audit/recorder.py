@@ -14,7 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import event, inspect
+from sqlalchemy import event, insert, inspect
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from app.auth.principal import Principal
@@ -83,31 +84,36 @@ class AuditContext:
         """Guarded only by statistics scopes: recorded without patient ids."""
         return bool(self._scope_marks) and all(self._scope_marks)
 
-    def rows(self, status: int, reason: str | None) -> list[AuditEvent]:
+    def rows(self, status: int, reason: str | None) -> list[dict[str, Any]]:
+        """The request's audit rows (one per patient touched), as values for `add_rows`."""
         principal = self.principal
         patients: Iterable[uuid.UUID | None] = (
             sorted(self.patient_ids) if self.patient_ids and not self.aggregate else [None]
         )
-        return [
-            AuditEvent(
-                request_id=self.request_id,
-                credential_id=principal.id if principal else self.rejected_credential_id,
-                credential_kind=principal.kind if principal else None,
-                credential_label=principal.label if principal else None,
-                action=ACTIONS.get(self.method, self.method.lower()[:16]),
-                method=self.method[:8],
-                route=self.route[:200],
-                resource_type=resource_type(self.route),
-                resource_id=self.resource_id,
-                patient_id=patient_id,
-                aggregate=self.aggregate,
-                outcome=outcome_of(status),
-                status_code=status,
-                reason=reason,
-                client_address=self.client_address,
-            )
-            for patient_id in patients
-        ]
+        common = {
+            "request_id": self.request_id,
+            "credential_id": principal.id if principal else self.rejected_credential_id,
+            "credential_kind": principal.kind if principal else None,
+            "credential_label": principal.label if principal else None,
+            "action": ACTIONS.get(self.method, self.method.lower()[:16]),
+            "method": self.method[:8],
+            "route": self.route[:200],
+            "resource_type": resource_type(self.route),
+            "resource_id": self.resource_id,
+            "aggregate": self.aggregate,
+            "outcome": outcome_of(status),
+            "status_code": status,
+            "reason": reason,
+            "client_address": self.client_address,
+        }
+        return [{**common, "patient_id": p} for p in patients]
+
+
+async def add_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert audit rows in the session's transaction: one bulk INSERT however many patients
+    (a batch of events touches hundreds; ORM objects would cost more than the data)."""
+    if rows:
+        await session.execute(insert(AuditEvent), rows)
 
 
 def _patient_of(obj: Any) -> uuid.UUID | None:
@@ -153,12 +159,12 @@ def _flushed(session: Session, _flush_context: object) -> None:
             context.note_patient(_patient_of(instance))
 
 
-async def write_separately(rows: list[AuditEvent]) -> None:
+async def write_separately(rows: list[dict[str, Any]]) -> None:
     """Rows for a request whose own transaction rolled back, in a short transaction of their
     own. A failure here is logged (without the rows) and does not mask the original error."""
     try:
         async with get_sessionmaker()() as session:
-            session.add_all(rows)
+            await add_rows(session, rows)
             await session.commit()
     except Exception:
         log.exception("could not write %d audit rows of a failed request", len(rows))

@@ -136,27 +136,25 @@ async def _validated(session: AsyncSession, data: FollowUpCreate) -> tuple[Patie
     return patient, kind_values(patient, data)
 
 
-async def build_follow_up(session: AsyncSession, data: FollowUpCreate) -> FollowUpEvent:
-    """Validate a new event and build its row (a death also sets the patient's death date).
-
-    The row is not added: `create_follow_up` adds and flushes it. A caller that adds rows
-    itself (batched event ingestion) must also run what `create_follow_up` runs after the flush.
-    """
+async def follow_up_values(session: AsyncSession, data: FollowUpCreate) -> dict[str, Any]:
+    """Validate a new event; the column values of its row (a death also sets the patient's
+    death date). A caller that inserts rows itself (batched event ingestion) must also run
+    what `create_follow_up` runs after the flush."""
     patient, values = await _validated(session, data)
     if isinstance(data, DeathIn):
         _record_death(patient, data.occurred_at)
-    return FollowUpEvent(
-        patient_id=patient.id,
-        procedure_id=data.procedure_id,
-        kind=data.kind,
-        occurred_at=data.occurred_at,
-        note=data.note,
+    return {
+        "patient_id": patient.id,
+        "procedure_id": data.procedure_id,
+        "kind": data.kind,
+        "occurred_at": data.occurred_at,
+        "note": data.note,
         **values,
-    )
+    }
 
 
 async def create_follow_up(session: AsyncSession, data: FollowUpCreate) -> FollowUpEvent:
-    event = await build_follow_up(session, data)
+    event = FollowUpEvent(**await follow_up_values(session, data))
     session.add(event)
     await session.flush()
     if event.kind == "pain":

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -19,7 +19,8 @@ from app.ingestion.mappers import (
     PatientKey,
     ProcedureKey,
 )
-from app.models import Patient, PatientIdentifier, Procedure
+from app.models import FollowUpEvent, Patient, PatientIdentifier, Procedure
+from app.models.base import new_id
 from app.patients.schemas import IdentifierIn, PatientCreate
 from app.patients.service import create_patient
 
@@ -67,19 +68,28 @@ class Context:
         self.new_stubs: set[uuid.UUID] = set()
         self.trigger_patients: set[uuid.UUID] = set()  # whose imaging triggers to evaluate
         self.works: dict[tuple[str, str], Work] = {}  # the events this request claimed
-        self.unflushed = False
+        self.follow_ups: list[dict[str, Any]] = []  # new rows, not inserted yet
 
     def forget(self) -> None:
         """After a savepoint rolled back: cached objects may be expired or gone."""
         self.patients.clear()
         self.procedures.clear()
         self.trigger_patients.clear()
-        self.unflushed = False
+        self.follow_ups.clear()
+
+    def add_follow_up(self, values: dict[str, Any]) -> uuid.UUID:
+        """A new follow-up row (validated), inserted at the next `flush`; returns its id."""
+        row_id = new_id()
+        self.follow_ups.append({"id": row_id, **values})
+        return row_id
 
     async def flush(self) -> None:
-        if self.unflushed:
+        """Write the new follow-up rows: one bulk INSERT (ORM objects for hundreds of rows
+        would cost more than the rows themselves), after the session's own changes."""
+        if self.follow_ups:
+            rows, self.follow_ups = self.follow_ups, []
             await self.session.flush()
-            self.unflushed = False
+            await self.session.execute(insert(FollowUpEvent), rows)
 
     # --- patients -----------------------------------------------------------------------
     def patient(self, key: PatientKey) -> Patient:

@@ -11,13 +11,13 @@ from sqlalchemy import select, update
 
 from app.complications.service import create_complication
 from app.errors import Conflict, DomainError, RuleViolation, problem
-from app.follow_up.service import build_follow_up
+from app.follow_up.service import follow_up_values
 from app.ingestion import mappers, retraction
 from app.ingestion.context import Applied, Context, Work, ids_json
 from app.ingestion.mappers import FOLLOW_UP_KIND, Incoming, ProcedureKey
 from app.ingestion.schemas import ComplicationData
 from app.models import EventLog, FollowUpEvent, Patient, PatientIdentifier, Procedure
-from app.models.base import new_id, utcnow
+from app.models.base import utcnow
 from app.patients.service import update_patient
 from app.procedures.levels import LEVEL_POSITION, normalise_level
 from app.procedures.service import create_procedure
@@ -57,17 +57,15 @@ async def _follow_up(ctx: Context, ev: Incoming) -> Applied:
         command = mappers.treatment_command(ev, patient.id, procedure_id)
     else:
         command = mappers.follow_up_command(ev, patient.id, procedure_id)
-    row = await build_follow_up(ctx.session, command)
-    row.id = new_id()
-    ctx.session.add(row)
-    ctx.unflushed = True
-    if row.kind in ("pain", "death"):  # the imaging triggers depend on these
+    values = await follow_up_values(ctx.session, command)
+    row_id = ctx.add_follow_up(values)
+    if values["kind"] in ("pain", "death"):  # the imaging triggers depend on these
         ctx.trigger_patients.add(patient.id)
     return Applied(
         "applied",
-        ids_json(patient_id=patient.id, follow_up_id=row.id, procedure_id=procedure_id),
+        ids_json(patient_id=patient.id, follow_up_id=row_id, procedure_id=procedure_id),
         patient.id,
-        row.id,
+        row_id,
         awaiting,
     )
 

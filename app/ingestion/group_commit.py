@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.audit.recorder import AuditContext
+from app.audit.recorder import AuditContext, add_rows
 from app.db import get_sessionmaker
 from app.errors import DomainError
 from app.ingestion.mappers import Incoming
@@ -87,7 +87,7 @@ class GroupCommit:
             for waiting, result in kept:
                 if result.ids is not None:
                     waiting.audit.note_patient(result.ids.patient_id)
-                session.add_all(waiting.audit.rows(result.http_status, None))
+                await add_rows(session, waiting.audit.rows(result.http_status, None))
             await session.commit()
         for waiting, result in kept:
             waiting.audit.recorded = True
