@@ -12,9 +12,9 @@ import logging
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import event, insert, inspect
+from sqlalchemy import Table, event, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -109,11 +109,14 @@ class AuditContext:
         return [{**common, "patient_id": p} for p in patients]
 
 
+_INSERT = cast(Table, AuditEvent.__table__).insert()
+
+
 async def add_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Insert audit rows in the session's transaction: one bulk INSERT however many patients
+    """Insert audit rows in the session's transaction: one Core INSERT however many patients
     (a batch of events touches hundreds; ORM objects would cost more than the data)."""
     if rows:
-        await session.execute(insert(AuditEvent), rows)
+        await session.execute(_INSERT, rows)
 
 
 def _patient_of(obj: Any) -> uuid.UUID | None:

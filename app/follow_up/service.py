@@ -137,9 +137,9 @@ async def _validated(session: AsyncSession, data: FollowUpCreate) -> tuple[Patie
 
 
 async def follow_up_values(session: AsyncSession, data: FollowUpCreate) -> dict[str, Any]:
-    """Validate a new event; the column values of its row (a death also sets the patient's
-    death date). A caller that inserts rows itself (batched event ingestion) must also run
-    what `create_follow_up` runs after the flush."""
+    """Validate a new event; the values of every column of its row but the id and the
+    timestamps (a death also sets the patient's death date). A caller that inserts rows
+    itself (batched event ingestion) must also run what `create_follow_up` runs after."""
     patient, values = await _validated(session, data)
     if isinstance(data, DeathIn):
         _record_death(patient, data.occurred_at)
@@ -149,6 +149,7 @@ async def follow_up_values(session: AsyncSession, data: FollowUpCreate) -> dict[
         "kind": data.kind,
         "occurred_at": data.occurred_at,
         "note": data.note,
+        **dict.fromkeys(KIND_COLUMNS),
         **values,
     }
 

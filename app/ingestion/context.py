@@ -5,9 +5,9 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -53,6 +53,10 @@ class Work:
     retracted_while_refused: str | None = None  # refused, then retracted later in the request
 
 
+# every row carries the same keys (follow_up_values gives every column), as executemany needs
+_INSERT_FOLLOW_UPS = cast(Table, FollowUpEvent.__table__).insert()
+
+
 def _as_uuid(value: str) -> uuid.UUID | None:
     try:
         return uuid.UUID(value)
@@ -84,12 +88,12 @@ class Context:
         return row_id
 
     async def flush(self) -> None:
-        """Write the new follow-up rows: one bulk INSERT (ORM objects for hundreds of rows
-        would cost more than the rows themselves), after the session's own changes."""
+        """Write the new follow-up rows, after the session's own changes: one Core INSERT
+        (ORM objects, or even the ORM's bulk insert, cost more than the rows themselves)."""
         if self.follow_ups:
             rows, self.follow_ups = self.follow_ups, []
             await self.session.flush()
-            await self.session.execute(insert(FollowUpEvent), rows)
+            await self.session.execute(_INSERT_FOLLOW_UPS, rows)
 
     # --- patients -----------------------------------------------------------------------
     def patient(self, key: PatientKey) -> Patient:
