@@ -24,6 +24,11 @@ class Settings(BaseSettings):
     db_pool_pre_ping: bool = False
     db_connect_timeout_s: float = 5.0
     db_statement_timeout_ms: int = 15_000
+    # Garbage collection of a serving process (app/gc_tuning.py): what start-up built is
+    # frozen out of collections, and the youngest generation is collected after this many
+    # allocations instead of 700 (0 keeps Python's thresholds).
+    gc_freeze: bool = True
+    gc_gen0_threshold: int = Field(20_000, ge=0)
 
     # Lists
     page_size_default: int = Field(50, ge=1)

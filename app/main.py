@@ -16,6 +16,7 @@ from app.config import get_settings
 from app.db import get_engine, get_sessionmaker
 from app.errors import install_error_handlers
 from app.follow_up.router import router as follow_up_router
+from app.gc_tuning import tune_gc
 from app.ingestion.fhir.router import read as fhir_read_router
 from app.ingestion.fhir.router import write as fhir_write_router
 from app.ingestion.idempotency import IdempotencyKeyMiddleware, claim_idempotency_key
@@ -86,6 +87,7 @@ TAGS = [
 
 @asynccontextmanager
 async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    tune_gc(get_settings())
     # the imaging-trigger sweep and the webhook worker, when the settings ask for them
     background = Background(get_sessionmaker(), get_settings())
     background.start()

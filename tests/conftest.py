@@ -18,6 +18,8 @@ os.environ["ENVIRONMENT"] = "test"
 # the route-enumeration test fails authentication many times from one client address.
 os.environ.setdefault("AUTH_FAILURES_BURST", "1000000")
 os.environ.setdefault("RATE_LIMIT_BURST", "1000000")
+# a test process starts many apps: freezing at each start would keep their garbage for good
+os.environ.setdefault("GC_FREEZE", "false")
 
 from alembic import command  # noqa: E402
 
