@@ -116,11 +116,20 @@ def build_episodes(procedures: Iterable[ProcedureFact]) -> list[Episode]:
     return sorted(episodes, key=lambda e: (e.first_at, e.key))
 
 
-def back_pain(scores: Iterable[PainFact]) -> list[PainFact]:
+class BackPain(list[PainFact]):
+    """What `back_pain` returns: given to it again, it is returned as it is (the rules ask
+    for it several times per episode; a caller evaluating many episodes sorts once)."""
+
+
+def back_pain(scores: Iterable[PainFact]) -> BackPain:
     """The scores the rules use: back (axial) pain, in time order."""
-    return sorted(
-        (s for s in scores if s.site == PainSite.back),
-        key=lambda s: (s.occurred_at, s.id.int if s.id else 0),
+    if isinstance(scores, BackPain):
+        return scores
+    return BackPain(
+        sorted(
+            (s for s in scores if s.site == PainSite.back),
+            key=lambda s: (s.occurred_at, s.id.int if s.id else 0),
+        )
     )
 
 

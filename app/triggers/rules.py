@@ -222,6 +222,7 @@ def evaluate(
     r: TriggerRules,
 ) -> Evaluation:
     """Every trigger a patient's history calls for at `now`: a clinician's reading of it."""
+    scores = back_pain(scores)
     episodes = build_episodes(procedures)
     checks: list[Day14] = []
     worse: list[Fired] = []
