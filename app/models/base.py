@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Dialect, MetaData, TypeDecorator, Uuid, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
-from uuid6 import uuid7
+from uuid_utils.compat import uuid7
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -46,8 +46,7 @@ JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 def new_id() -> uuid.UUID:
     """Time-ordered UUIDv7: keys sort by creation, which cursor pagination relies on."""
-    value: uuid.UUID = uuid7()
-    return uuid.UUID(bytes=value.bytes)
+    return uuid7()
 
 
 def utcnow() -> datetime:
