@@ -109,7 +109,9 @@ class AuditContext:
         return [{**common, "patient_id": p} for p in patients]
 
 
-_INSERT = cast(Table, AuditEvent.__table__).insert()
+_audit = cast(Table, AuditEvent.__table__)
+# with RETURNING, SQLAlchemy sends multi-row VALUES ("insertmanyvalues"), not a row at a time
+_INSERT = _audit.insert().returning(_audit.c.id)
 
 
 async def add_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:

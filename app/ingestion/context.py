@@ -53,8 +53,10 @@ class Work:
     retracted_while_refused: str | None = None  # refused, then retracted later in the request
 
 
-# every row carries the same keys (follow_up_values gives every column), as executemany needs
-_INSERT_FOLLOW_UPS = cast(Table, FollowUpEvent.__table__).insert()
+_follow_ups = cast(Table, FollowUpEvent.__table__)
+# every row carries the same keys (follow_up_values gives every column), as executemany needs;
+# with RETURNING, SQLAlchemy sends multi-row VALUES ("insertmanyvalues"), not a row at a time
+_INSERT_FOLLOW_UPS = _follow_ups.insert().returning(_follow_ups.c.id)
 
 
 def _as_uuid(value: str) -> uuid.UUID | None:
