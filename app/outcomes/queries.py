@@ -13,6 +13,7 @@ aggregated rows.
 """
 
 import asyncio
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -70,13 +71,17 @@ class Runner:
             async with self.lock:
                 return [tuple(row) for row in await self.conn.execute(statement)]
         async with self.slots, self.engine.connect() as conn:
-            # one round trip for the three settings (local to this transaction); the request's
-            # statements already run side by side: no parallel workers on top
+            # one round trip for the settings (local to this transaction); the request's
+            # statements already run side by side: no parallel workers on top. A custom plan
+            # each time: after five executions a prepared statement switches to a generic plan,
+            # which evaluates the cohort's parameters (the kinds' array, the clock's cutoffs)
+            # for every row: about 5 % slower at 100k patients, for < 1 ms of planning saved
             await conn.execute(
                 text(
                     "SELECT set_config('jit', 'off', true),"
                     f" set_config('work_mem', '{self.work_mem_mb}MB', true),"
-                    " set_config('max_parallel_workers_per_gather', '0', true)"
+                    " set_config('max_parallel_workers_per_gather', '0', true),"
+                    " set_config('plan_cache_mode', 'force_custom_plan', true)"
                 )
             )
             return [tuple(row) for row in await conn.execute(statement)]
@@ -129,7 +134,10 @@ def cohort_filter(cohort: Cohort) -> list[ColumnElement[bool]]:
     return where
 
 
+@functools.lru_cache(maxsize=64)
 def episodes(cohort: Cohort) -> Any:
+    """The cohort's summary rows as a subquery: built once per cohort (an immutable
+    construct; its ~160 columns' collection takes milliseconds to build)."""
     return select(e).where(*cohort_filter(cohort)).subquery("cohort")
 
 

@@ -162,8 +162,9 @@ async def pain_trajectory(
     key = _key("trajectory", cohort, exact, unit, max_day, generation, settings=settings)
     if (hit := CACHE.get(key)) is not None:
         return cast(schemas.TrajectoryRead, hit)
-    buckets = await series.trajectory(run, cohort, 7 if unit == "week" else 1, max_day)
     k = _k(exact, settings)
+    unit_days = 7 if unit == "week" else 1
+    buckets = await series.trajectory(run, cohort, unit_days, max_day, patients=k is not None)
     cells = {str(b.index): Cell(b.n, b.patients) for b in buckets}
     reasons = suppress(cells, [], k) if k is not None else {}
     points = []

@@ -19,7 +19,8 @@ from tests.outcomes.brute import Ep, distribution, in_cohort, per_session, rate,
 from tests.outcomes.test_brute_force import differences, reference, registry, thresholds
 
 
-def _trajectory(eps: list[Ep], unit: int, max_day: int) -> list[dict[str, Any]]:
+def _per_bucket(eps: list[Ep], unit: int, max_day: int) -> dict[int, list[tuple[Any, float]]]:
+    """Each bucket's episodes: (the patient, the episode's mean back pain in the bucket)."""
     pains: dict[Any, list[rules.PainFact]] = defaultdict(list)
     for row in registry().events:
         if row["kind"] == "pain" and row["score"] is not None:
@@ -28,7 +29,7 @@ def _trajectory(eps: list[Ep], unit: int, max_day: int) -> list[dict[str, Any]]:
                     row["occurred_at"], float(row["score"]), row["site"] or "back", row["id"]
                 )
             )
-    buckets: dict[int, list[float]] = defaultdict(list)
+    buckets: dict[int, list[tuple[Any, float]]] = defaultdict(list)
     for ep in eps:
         e = ep.episode
         mine: dict[int, list[float]] = defaultdict(list)
@@ -37,10 +38,15 @@ def _trajectory(eps: list[Ep], unit: int, max_day: int) -> list[dict[str, Any]]:
             if e.contains(s.occurred_at) and since < timedelta(days=max_day + 1):
                 mine[since // timedelta(days=unit)].append(s.score)
         for b, scores in mine.items():
-            buckets[b].append(statistics.fmean(scores))
+            buckets[b].append((ep.patient["id"], statistics.fmean(scores)))
+    return buckets
+
+
+def _trajectory(eps: list[Ep], unit: int, max_day: int) -> list[dict[str, Any]]:
+    buckets = _per_bucket(eps, unit, max_day)
     points = []
     for b in sorted(buckets):
-        values = buckets[b]
+        values = [value for _, value in buckets[b]]
         n, mean = len(values), statistics.fmean(values)
         low = high = None
         if n >= 2:
@@ -73,6 +79,33 @@ async def test_pain_trajectory_matches_brute_force(
     want = _trajectory([ep for ep in reference() if in_cohort(ep, Cohort())], days, max_day)
     assert len(want) > 8
     assert not differences(body["points"], want, "points")
+
+
+async def test_pain_trajectory_suppresses_the_days_of_few_patients(
+    scoped_client: ScopedClient,
+) -> None:
+    """With suppression each bucket's patients are counted: a day scored by fewer than k
+    patients is hidden, any other is published exactly."""
+    async with get_engine().begin() as conn:
+        await insert_registry(conn, registry())
+    async with scoped_client("stats:read") as dashboard:
+        response = await dashboard.get(
+            "/api/v1/stats/pain-trajectory", params={"unit": "day", "max_day": 60}
+        )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    k = body["disclosure"]["k"]
+    eps = [ep for ep in reference() if in_cohort(ep, Cohort())]
+    patients = {b: len({p for p, _ in rows}) for b, rows in _per_bucket(eps, 1, 60).items()}
+    exact = {point["start_day"]: point for point in _trajectory(eps, 1, 60)}
+    assert {point["start_day"] for point in body["points"]} == set(exact)
+    hidden = [point for point in body["points"] if point["suppressed"]]
+    assert hidden and len(hidden) < len(exact)
+    for point in body["points"]:
+        day = point["start_day"]
+        assert (point["suppressed"] is not None) == (patients[day] < k), day
+        if point["suppressed"] is None:
+            assert not differences(point, exact[day], f"points[{day}]")
 
 
 def _row(group: str, eps: list[Ep], now: datetime) -> dict[str, Any]:
