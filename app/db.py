@@ -1,7 +1,8 @@
 """Engine, session factory and the request-scoped session (one request, one transaction)."""
 
 import json
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,6 +19,9 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from app.config import get_settings
+
+log = logging.getLogger(__name__)
+_AFTER_COMMIT = "after_commit"
 
 
 def is_sqlite(url: str) -> bool:
@@ -90,13 +94,31 @@ def get_sessionmaker() -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(get_engine(), expire_on_commit=False, autoflush=False)
 
 
+def after_commit(session: AsyncSession, work: Callable[[], Awaitable[None]]) -> None:
+    """Run `work` once the session's transaction has committed through `commit` (never if it
+    rolls back). Its failure is logged, not raised: what committed stands."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(work)
+
+
+async def commit(session: AsyncSession) -> None:
+    """Commit, then run the work registered with `after_commit`."""
+    await session.commit()
+    for work in session.info.pop(_AFTER_COMMIT, ()):
+        try:
+            await work()
+        except Exception:
+            log.warning("work after a commit failed", exc_info=True)
+
+
 async def get_session() -> AsyncIterator[AsyncSession]:
-    """FastAPI dependency: commits when the handler returns, rolls back on any error."""
+    """FastAPI dependency: commits when the handler returns (then runs what `after_commit`
+    registered, before the response), rolls back on any error."""
     async with get_sessionmaker()() as session:
         try:
             yield session
-            await session.commit()
+            await commit(session)
         except BaseException:
+            session.info.pop(_AFTER_COMMIT, None)
             await session.rollback()
             raise
 

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.audit.recorder import AuditContext, add_rows
-from app.db import get_sessionmaker
+from app.db import commit, get_sessionmaker
 from app.errors import DomainError
 from app.ingestion.mappers import Incoming
 from app.ingestion.schemas import EventResult
@@ -88,7 +88,7 @@ class GroupCommit:
                 if result.ids is not None:
                     waiting.audit.note_patient(result.ids.patient_id)
                 await add_rows(session, waiting.audit.rows(result.http_status, None))
-            await session.commit()
+            await commit(session)  # and the imaging triggers' evaluation after it
         for waiting, result in kept:
             waiting.audit.recorded = True
             waiting.result = result

@@ -23,20 +23,18 @@ from pydantic import ValidationError
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.exc import StaleDataError
 
 from app.audit.recorder import AuditContext
 from app.config import get_settings
+from app.db import after_commit, get_sessionmaker
 from app.errors import Conflict, DomainError, FieldIssue, problem, validation_issues
 from app.ingestion import effects, eventlog, group_commit, mappers
 from app.ingestion.context import Applied, Context, Work
 from app.ingestion.mappers import Incoming, InvalidEvent
 from app.ingestion.schemas import BatchResult, EventIds, EventResult
 from app.models import EventLog, Patient
-from app.models.base import new_id, utcnow
-from app.triggers.service import apply_plans, evaluate_patients, plan_evaluations
-
-TRIGGER_ATTEMPTS = 5
+from app.models.base import new_id
+from app.triggers import marks
 
 
 class BatchTooLarge(DomainError):
@@ -144,7 +142,7 @@ async def process(
         await ctx.ensure_patients(w.ev.patient for w in claimed if _needs_patient(w))
         await ctx.load_procedures(w.ev.procedure_key for w in claimed if w.ev.procedure_key)
         await _apply_all(ctx, claimed, problems, isolate)
-        await _evaluate_triggers(ctx)
+        await _evaluate_triggers_after_commit(ctx)
         await eventlog.write_outcomes(ctx, claimed)
         await _drop_unused_patients(ctx, claimed)
     for work in claimed:
@@ -239,32 +237,17 @@ async def _apply_all(
             ctx.forget()
 
 
-async def _evaluate_triggers(ctx: Context) -> None:
-    """Imaging triggers from the history as now known (occurred_at, not arrival order): what
-    create_follow_up does for a pain score, here for all the request's patients at once, and
-    also when a procedure, a death or a retraction changed the history. The plans are read
-    outside any savepoint; most new scores change nothing, and then nothing is written."""
+async def _evaluate_triggers_after_commit(ctx: Context) -> None:
+    """Imaging triggers from the history as now known (occurred_at, not arrival order), for
+    every patient whose history the request changed (a pain score, a procedure, a death, a
+    retraction): marked in this transaction, evaluated right after its commit and before the
+    response (app/triggers/marks.py)."""
     if not ctx.trigger_patients:
         return
-    now = utcnow()
-    plans = [p for p in await plan_evaluations(ctx.session, ctx.trigger_patients, now) if p.changes]
-    if not plans:
-        return
-    try:  # all at once; a concurrent request evaluating one of them may commit first ...
-        async with ctx.session.begin_nested():
-            await apply_plans(ctx.session, plans, now)
-        return
-    except (StaleDataError, IntegrityError):
-        pass
-    for plan in plans:  # ... then each on its own, re-reading what it committed
-        for attempt in range(1, TRIGGER_ATTEMPTS + 1):
-            try:
-                async with ctx.session.begin_nested():
-                    await evaluate_patients(ctx.session, [plan.patient_id], now)
-                break
-            except (StaleDataError, IntegrityError):
-                if attempt == TRIGGER_ATTEMPTS:
-                    raise
+    patients = sorted(ctx.trigger_patients)
+    mark_ids = await marks.mark(ctx.session, patients)
+    settler = marks.settler(get_sessionmaker())
+    after_commit(ctx.session, partial(settler.settle, patients, mark_ids))
 
 
 def _needs_patient(work: Work) -> bool:

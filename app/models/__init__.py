@@ -11,7 +11,13 @@ from app.models.notification import DeliveryAttempt, OutboxMessage, WebhookSubsc
 from app.models.outcome import OutcomeDirty, OutcomeEpisode, OutcomeMeta
 from app.models.patient import Patient, PatientIdentifier
 from app.models.procedure import LevelTreated, Procedure, ProcedureSeries
-from app.models.trigger import Day14Check, ImagingTrigger, TriggerEvidence, TriggerTransition
+from app.models.trigger import (
+    Day14Check,
+    ImagingTrigger,
+    TriggerEvaluationMark,
+    TriggerEvidence,
+    TriggerTransition,
+)
 
 __all__ = [
     "ApiKey",
@@ -33,6 +39,7 @@ __all__ = [
     "PatientIdentifier",
     "Procedure",
     "ProcedureSeries",
+    "TriggerEvaluationMark",
     "TriggerEvidence",
     "TriggerTransition",
     "WebhookSubscription",

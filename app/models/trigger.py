@@ -10,6 +10,8 @@
 - `TriggerTransition`: the attributed, time-stamped lifecycle history.
 - `Day14Check`: the day-14 decision taken for an episode and its t0 session, whatever it was
   (improved, baseline missing, ...): the sweep evaluates each episode once and skips it after.
+- `TriggerEvaluationMark`: a patient whose triggers an ingestion changed the history of and
+  that are not re-evaluated yet (app/triggers/marks.py).
 """
 
 import uuid
@@ -103,3 +105,14 @@ class Day14Check(Base):
     )
     checked_at: Mapped[datetime] = mapped_column(default=utcnow)
     batch_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+
+
+class TriggerEvaluationMark(Base):
+    """Written in the ingesting transaction, deleted in the one that re-evaluates the patient:
+    a mark older than a minute means its evaluation was lost (a crash after the commit)."""
+
+    __tablename__ = "imaging_trigger_marks"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    patient_id: Mapped[uuid.UUID]
+    created_at: Mapped[datetime] = mapped_column(index=True)

@@ -17,21 +17,26 @@ def sweep_command(
         None, help="Evaluate as of this time (ISO 8601, with a time zone); default: now."
     ),
 ) -> None:
-    """Run the day-14 evaluation once (idempotent; safe alongside the in-service scheduler)."""
+    """Run the day-14 evaluation once, and the evaluations a crash left behind (idempotent;
+    safe alongside the in-service scheduler)."""
     from app.db import get_engine, get_sessionmaker
+    from app.triggers.marks import recover
     from app.triggers.service import trigger_rules
     from app.triggers.sweep import SweepResult, run_sweep
 
     if now is not None and now.tzinfo is None:
         raise typer.BadParameter("--now needs a time zone, e.g. 2026-01-01T00:00:00Z")
 
-    async def run() -> SweepResult:
+    async def run() -> tuple[int, SweepResult]:
         try:
-            return await run_sweep(get_sessionmaker(), trigger_rules(), now)
+            settled = await recover(get_sessionmaker())
+            return settled, await run_sweep(get_sessionmaker(), trigger_rules(), now)
         finally:
             await get_engine().dispose()
 
-    result = asyncio.run(run())
+    settled, result = asyncio.run(run())
+    if settled:
+        console.print(f"evaluated {settled} imaging-trigger mark(s) left by a crash")
     console.print(
         f"decided {result.decided} episode(s), opened {result.fired} trigger(s), "
         f"queued {result.messages} message(s) in {result.seconds * 1000:.0f} ms"

@@ -1,4 +1,5 @@
-"""The in-service background work: the periodic sweep and the webhook delivery worker.
+"""The in-service background work: the periodic sweep (with the imaging-trigger evaluations
+that a crash left behind) and the webhook delivery worker.
 
 Started by the app's lifespan when the settings say so; each loop stops on an event and never
 dies on an error (it logs and tries again at the next tick). Running it in several processes
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.notifications.worker import Worker
+from app.triggers.marks import recover
 from app.triggers.service import trigger_rules
 from app.triggers.sweep import run_sweep
 
@@ -31,6 +33,8 @@ class Background:
     async def _sweep_loop(self) -> None:
         while not self.stop.is_set():
             try:
+                if settled := await recover(self.sessionmaker):
+                    log.warning("evaluated %d imaging-trigger mark(s) left by a crash", settled)
                 result = await run_sweep(self.sessionmaker, trigger_rules(self.settings))
                 self.sweeps += 1
                 if result.fired:

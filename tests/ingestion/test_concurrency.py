@@ -157,11 +157,12 @@ async def test_a_real_server_and_several_clients(client: AsyncClient) -> None:
 async def test_a_concurrent_trigger_evaluation_is_retried_not_fatal(
     client: AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A concurrent request may commit the same patient's trigger first (StaleDataError on
-    flush, seen under load in the benchmark): the evaluation is done again, the batch stands."""
+    """A writer that does not take the patient lock (a REST pain score's own evaluation) may
+    commit the same patient's trigger first (StaleDataError on flush): the evaluation is done
+    again, patient by patient, and the batch stands."""
     from sqlalchemy.orm.exc import StaleDataError
 
-    from app.ingestion import service
+    from app.triggers import marks
     from app.triggers.service import apply_plans as real
 
     calls = {"n": 0}
@@ -174,7 +175,7 @@ async def test_a_concurrent_trigger_evaluation_is_retried_not_fatal(
             raise StaleDataError("a concurrent request changed the trigger meanwhile")
         return list(await real(session, plans, now))
 
-    monkeypatch.setattr(service, "apply_plans", conflicting_once)  # not the database
+    monkeypatch.setattr(marks, "apply_plans", conflicting_once)  # not the database
     events = [
         procedure("p1", "OR-1", ["L3"]),
         pain("b", 8, at="2019-02-05T10:00:00Z"),

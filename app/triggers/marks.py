@@ -1,0 +1,184 @@
+"""Imaging-trigger evaluation after the ingesting commit, from durable marks.
+
+Ingestion does not evaluate the triggers of the patients it touched inside its own transaction:
+concurrent batches for the same patients then queued on each other's trigger rows until
+commit, and a concurrent evaluation that committed first forced a per-patient retry. Instead:
+
+1. the ingesting transaction writes a mark per patient (`mark`), and asks for the evaluation
+   after its commit (`app.db.after_commit`);
+2. after the commit, before the response, `settle` evaluates them. Requests of one process
+   that finish meanwhile share one evaluation (one round at a time; a round takes every
+   patient queued, up to `ROUND_PATIENTS`), which reads only committed data, locks the
+   patients' rows (evaluations of the same patient from other processes take turns) and
+   deletes the marks it covered in its own transaction;
+3. a mark older than `recover`'s grace period was lost with its process (a crash between the
+   two commits): the periodic sweep evaluates it (`recover`).
+"""
+
+import asyncio
+import logging
+import uuid
+import weakref
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import cast
+
+from sqlalchemy import Table, delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.models import Patient, TriggerEvaluationMark
+from app.models.base import new_id, utcnow
+from app.triggers.service import Plan, apply_plans, evaluate_patients, plan_evaluations
+
+log = logging.getLogger(__name__)
+
+ROUND_PATIENTS = 2000  # keeps a round's IN lists far below the drivers' parameter limits
+ATTEMPTS = 5
+RECOVER_BATCH = 1000
+_marks = cast(Table, TriggerEvaluationMark.__table__)
+_INSERT = _marks.insert()
+
+
+async def mark(session: AsyncSession, patient_ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:
+    """Mark these patients for evaluation, in the session's transaction; returns the marks."""
+    now = utcnow()
+    ids = {p: new_id() for p in sorted(set(patient_ids))}
+    if ids:
+        rows = [{"id": m, "patient_id": p, "created_at": now} for p, m in ids.items()]
+        await session.execute(_INSERT, rows)
+    return list(ids.values())
+
+
+async def evaluate_marked(
+    session: AsyncSession, patient_ids: Iterable[uuid.UUID], mark_ids: Sequence[uuid.UUID]
+) -> None:
+    """Evaluate these patients' triggers and delete the marks, in one transaction (committed
+    here)."""
+    patients = sorted(set(patient_ids))
+    now = utcnow()
+    # FOR NO KEY UPDATE: evaluations of one patient take turns, so none plans from a history
+    # that another has moved past; inserts that reference the patient (KEY SHARE) pass
+    await session.execute(
+        select(Patient.id)
+        .where(Patient.id.in_(patients))
+        .order_by(Patient.id)
+        .with_for_update(key_share=True)
+    )
+    plans = [p for p in await plan_evaluations(session, patients, now) if p.changes]
+    if plans:
+        await _apply(session, plans, now)
+    for start in range(0, len(mark_ids), ROUND_PATIENTS):
+        chunk = mark_ids[start : start + ROUND_PATIENTS]
+        await session.execute(delete(TriggerEvaluationMark).where(_marks.c.id.in_(chunk)))
+    await session.commit()
+
+
+async def _apply(session: AsyncSession, plans: Sequence[Plan], now: datetime) -> None:
+    """All plans at once; if a writer that does not take the patient lock (a REST pain score
+    evaluates in its own transaction) committed one of them first, each patient again."""
+    try:
+        async with session.begin_nested():
+            await apply_plans(session, plans, now)
+        return
+    except (StaleDataError, IntegrityError):
+        pass
+    for plan in plans:
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                async with session.begin_nested():
+                    await evaluate_patients(session, [plan.patient_id], now)
+                break
+            except (StaleDataError, IntegrityError):
+                if attempt == ATTEMPTS:
+                    raise
+
+
+@dataclass(eq=False)
+class _Request:
+    patients: Sequence[uuid.UUID]
+    marks: Sequence[uuid.UUID]
+    done: bool = False
+
+
+@dataclass
+class Settler:
+    """One per event loop (process): evaluates marked patients a round at a time."""
+
+    sessionmaker: async_sessionmaker[AsyncSession]
+    _queue: list[_Request] = field(default_factory=list)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def settle(self, patients: Sequence[uuid.UUID], marks: Sequence[uuid.UUID]) -> None:
+        """Returns once a round that started after the caller's commit has evaluated these
+        patients (or failed: the marks then stay for `recover`)."""
+        request = _Request(patients, marks)
+        self._queue.append(request)
+        while not request.done:
+            async with self._lock:
+                if request.done:
+                    break
+                await self._round()
+
+    async def _round(self) -> None:
+        taken: list[_Request] = []
+        patients: set[uuid.UUID] = set()
+        while self._queue and (not taken or len(patients) < ROUND_PATIENTS):
+            request = self._queue.pop(0)
+            taken.append(request)
+            patients.update(request.patients)
+        try:
+            async with self.sessionmaker() as session:
+                await evaluate_marked(session, patients, [m for r in taken for m in r.marks])
+        except Exception:
+            log.warning(
+                "imaging-trigger evaluation of %d patient(s) failed; their marks stay for the "
+                "sweep",
+                len(patients),
+                exc_info=True,
+            )
+        finally:  # also when cancelled: the others must not wait forever
+            for request in taken:
+                request.done = True
+
+
+_per_loop: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Settler]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def settler(sessionmaker: async_sessionmaker[AsyncSession]) -> Settler:
+    loop = asyncio.get_running_loop()
+    found = _per_loop.get(loop)
+    if found is None or found.sessionmaker is not sessionmaker:
+        found = _per_loop[loop] = Settler(sessionmaker)
+    return found
+
+
+async def recover(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    grace: timedelta = timedelta(minutes=1),
+    now: datetime | None = None,
+) -> int:
+    """Evaluate the patients of marks older than `grace` (their evaluation was lost); returns
+    how many marks were settled."""
+    cutoff = (now or utcnow()) - grace
+    settled = 0
+    while True:
+        async with sessionmaker() as session:
+            rows = (
+                await session.execute(
+                    select(_marks.c.id, _marks.c.patient_id)
+                    .where(_marks.c.created_at <= cutoff)
+                    .order_by(_marks.c.created_at)
+                    .limit(RECOVER_BATCH)
+                )
+            ).all()
+            if not rows:
+                return settled
+            await evaluate_marked(session, {p for _, p in rows}, [m for m, _ in rows])
+        settled += len(rows)
+        if len(rows) < RECOVER_BATCH:
+            return settled

@@ -1,0 +1,152 @@
+"""Imaging triggers evaluated after the ingesting commit, from durable marks: the response
+comes after the evaluation, a lost evaluation is recovered, concurrent requests share one."""
+
+import asyncio
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from httpx import AsyncClient
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.ingestion import mappers
+from app.ingestion import service as ingestion
+from app.models import ImagingTrigger, TriggerEvaluationMark
+from app.models.base import utcnow
+from app.triggers import marks
+from tests.ingestion.helpers import count, pain, post, procedure
+
+# a procedure, a baseline of 8, improved to 2, worsened to 7: rule B (worsening) fires
+WORSENING = [
+    procedure("p1", "OR-1", ["L3"]),
+    pain("b", 8, at="2019-02-05T10:00:00Z"),
+    pain("s1", 2, at="2019-02-19T10:00:00Z"),
+    pain("s2", 7, at="2019-03-01T10:00:00Z"),
+]
+
+
+async def _rules(client: AsyncClient) -> list[str]:
+    items = (await client.get("/api/v1/imaging-triggers")).json()["items"]
+    return [t["rule"] for t in items]
+
+
+async def test_the_response_follows_the_evaluation_and_no_mark_is_left(
+    client: AsyncClient,
+) -> None:
+    assert (await post(client, {"events": WORSENING})).json()["created"] == 4
+    assert await _rules(client) == ["worsening"]
+    assert await count(TriggerEvaluationMark) == 0
+    # one event alone (the group-commit path) settles too: the improvement supersedes it
+    assert (await post(client, pain("s3", 1, at="2019-03-02T10:00:00Z"))).status_code == 201
+    stored = (await client.get("/api/v1/imaging-triggers")).json()["items"]
+    assert [(t["rule"], t["status"]) for t in stored] == [("worsening", "open")]
+    assert (await post(client, {"events": [pain("late", 1, at="2019-02-25T10:00:00Z")]})).json()[
+        "created"
+    ] == 1
+    assert await count(TriggerEvaluationMark) == 0
+
+
+async def test_an_evaluation_lost_after_the_commit_is_recovered(
+    client: AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """The process dies between the ingesting commit and the evaluation: here, the events are
+    processed and committed without running the work after the commit."""
+    async with sessionmaker() as session:
+        items = [mappers.parse_event(e) for e in WORSENING]
+        results = await ingestion.process(session, items, isolate=True)
+        await session.commit()  # not app.db.commit: what comes after it never runs
+    assert [r.status for r in results] == ["created"] * 4
+    assert await _rules(client) == []
+    assert await count(TriggerEvaluationMark) == 1  # one patient
+
+    assert await marks.recover(sessionmaker) == 0  # too fresh: its evaluation may be running
+    assert await marks.recover(sessionmaker, grace=timedelta(0)) == 1
+    assert await _rules(client) == ["worsening"]
+    assert await count(TriggerEvaluationMark) == 0
+    assert await marks.recover(sessionmaker, grace=timedelta(0)) == 0
+
+
+async def test_a_failed_evaluation_keeps_the_events_and_the_mark(
+    client: AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def broken(*_args: Any) -> list[Any]:
+        raise RuntimeError("the database went away")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(marks, "plan_evaluations", broken)
+        body = (await post(client, {"events": WORSENING})).json()
+    assert body["created"] == 4  # committed before the evaluation: the events stand
+    assert await _rules(client) == []
+    assert await count(TriggerEvaluationMark) == 1
+    assert await marks.recover(sessionmaker, grace=timedelta(0)) == 1
+    assert await _rules(client) == ["worsening"]
+
+
+async def test_requests_finishing_together_share_one_evaluation(
+    sessionmaker: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rounds: list[set[uuid.UUID]] = []
+    real = marks.evaluate_marked
+
+    async def recording(session: AsyncSession, patients: Any, mark_ids: Any) -> None:
+        rounds.append(set(patients))
+        await real(session, patients, mark_ids)
+
+    monkeypatch.setattr(marks, "evaluate_marked", recording)
+    settler = marks.Settler(sessionmaker)
+    a, b, c = (uuid.uuid4() for _ in range(3))
+    async with settler._lock:  # a round is running: the three requests queue meanwhile
+        waiting = [
+            asyncio.create_task(settler.settle(patients, [])) for patients in ([a], [b, c], [a, c])
+        ]
+        await asyncio.sleep(0.05)
+        assert rounds == []
+    await asyncio.wait_for(asyncio.gather(*waiting), timeout=10)
+    assert rounds == [{a, b, c}]
+
+
+async def test_no_round_grows_beyond_its_limit(
+    sessionmaker: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rounds: list[int] = []
+
+    async def recording(session: AsyncSession, patients: Any, mark_ids: Any) -> None:
+        rounds.append(len(set(patients)))
+
+    monkeypatch.setattr(marks, "evaluate_marked", recording)
+    monkeypatch.setattr(marks, "ROUND_PATIENTS", 3)
+    settler = marks.Settler(sessionmaker)
+    async with settler._lock:
+        waiting = [
+            asyncio.create_task(settler.settle([uuid.uuid4(), uuid.uuid4()], [])) for _ in range(3)
+        ]
+        await asyncio.sleep(0.05)
+    await asyncio.wait_for(asyncio.gather(*waiting), timeout=10)
+    assert rounds == [4, 2]  # a request is never split; the next round takes the rest
+
+
+async def test_stored_triggers_are_what_the_history_implies(
+    client: AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Many concurrent requests for the same patients: afterwards a fresh evaluation of every
+    patient would change nothing."""
+    from app.triggers.service import plan_evaluations
+
+    events = [procedure(f"p{p}", f"OR-{p}", ["L3"], mrn=f"M{p}") for p in range(4)]
+    for p in range(4):
+        days = ["02-05", "02-14", "02-17", "02-20", "02-23", "02-26", "03-01"]
+        for day, value in zip(days, [8, 2, 3, 7, 1, 6, 2], strict=True):
+            events.append(pain(f"s{p}-{day}", value, at=f"2019-{day}T10:00:00Z", mrn=f"M{p}"))
+    await post(client, {"events": events[:4]})
+    responses = await asyncio.gather(*(post(client, e) for e in events[4:]))
+    assert all(r.status_code == 201 for r in responses), [r.text for r in responses]
+    assert await count(TriggerEvaluationMark) == 0
+    async with sessionmaker() as session:
+        patients = (await session.scalars(select(ImagingTrigger.patient_id).distinct())).all()
+        assert len(patients) == 4
+        plans = await plan_evaluations(session, patients, utcnow())
+        assert [p.changes for p in plans] == [False] * 4
