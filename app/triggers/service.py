@@ -11,9 +11,9 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, Table, and_, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -209,10 +209,11 @@ def _plan(
 
 async def apply_plans(
     session: AsyncSession, plans: Iterable[Plan], now: datetime
-) -> list[ImagingTrigger]:
-    """Carry the plans out; returns the triggers opened (a concurrent writer may have opened
-    one first: ON CONFLICT DO NOTHING, and a superseded trigger's row version is checked)."""
-    opened: list[ImagingTrigger] = []
+) -> list[uuid.UUID]:
+    """Carry the plans out; returns the ids of the triggers opened (a concurrent writer may
+    have opened one first: ON CONFLICT DO NOTHING, and a superseded trigger's row version is
+    checked)."""
+    wanted: list[tuple[uuid.UUID, rules.Fired, int]] = []
     for plan in plans:
         for check, decision in plan.revised:
             check.outcome = decision.outcome
@@ -221,23 +222,18 @@ async def apply_plans(
             check.checked_at = now
         for trigger, reason in plan.superseded:
             await supersede(session, trigger, reason, now)
-        batch = new_id()
-        mine = [
-            await _open(session, fired, plan.patient_id, generation, batch, now)
-            for fired, generation in plan.opened
-        ]
-        if any(t is not None for t in mine):
-            await enqueue_batch(session, batch, now)
-        opened.extend(t for t in mine if t is not None)
+        wanted.extend((plan.patient_id, fired, generation) for fired, generation in plan.opened)
+    opened = await _open(session, wanted, now) if wanted else []
     await session.flush()
     return opened
 
 
 async def evaluate_patients(
     session: AsyncSession, patient_ids: Iterable[uuid.UUID], now: datetime | None = None
-) -> list[ImagingTrigger]:
+) -> list[uuid.UUID]:
     """Bring these patients' triggers in line with their history as now known; returns the
-    triggers opened. Writes nothing when nothing changes (the common case for a new score)."""
+    ids of the triggers opened. Writes nothing when nothing changes (the common case for a
+    new score)."""
     now = now or utcnow()
     plans = [p for p in await plan_evaluations(session, patient_ids, now) if p.changes]
     return await apply_plans(session, plans, now) if plans else []
@@ -245,7 +241,7 @@ async def evaluate_patients(
 
 async def evaluate_patient(
     session: AsyncSession, patient_id: uuid.UUID, now: datetime | None = None
-) -> list[ImagingTrigger]:
+) -> list[uuid.UUID]:
     """Bring a patient's triggers in line with the history as now known; returns those opened."""
     return await evaluate_patients(session, [patient_id], now)
 
@@ -258,51 +254,61 @@ def _why_superseded(trigger: ImagingTrigger, current: set[tuple[uuid.UUID, uuid.
     return "Later or corrected scores changed the day-14 decision for this episode."
 
 
+_triggers = cast(Table, ImagingTrigger.__table__)
+_evidence = cast(Table, TriggerEvidence.__table__)
+
+
 async def _open(
-    session: AsyncSession,
-    fired: rules.Fired,
-    patient_id: uuid.UUID,
-    generation: int,
-    batch: uuid.UUID,
-    now: datetime,
-) -> ImagingTrigger | None:
-    """Insert one trigger unless a concurrent writer already did (ON CONFLICT DO NOTHING)."""
+    session: AsyncSession, wanted: Sequence[tuple[uuid.UUID, rules.Fired, int]], now: datetime
+) -> list[uuid.UUID]:
+    """Insert these triggers (patient, firing, generation) unless a concurrent writer already
+    did (ON CONFLICT DO NOTHING), with their evidence and outbox messages: three statements
+    for any number (with RETURNING, SQLAlchemy sends multi-row VALUES)."""
     insert = pg_insert if dialect_of(session).postgres else sqlite_insert
-    trigger_id = new_id()
-    values = {
-        "id": trigger_id,
-        "patient_id": patient_id,
-        "episode_key": fired.episode.key,
-        "procedure_id": rules.t0_procedure(fired.episode),
-        "rule": fired.rule.value,
-        "occurrence": fired.occurrence,
-        "generation": generation,
-        "status": "open",
-        "t0": fired.episode.t0,
-        "due_at": fired.due_at,
-        "baseline": fired.baseline,
-        "batch_id": batch,
-        "created_at": now,
-        "updated_at": now,
-        "version": 1,
-    }
-    stmt = insert(ImagingTrigger).values(**values).on_conflict_do_nothing()
-    inserted = await session.scalar(stmt.returning(ImagingTrigger.id))
-    if inserted is None:
-        return None
-    evidence = {(e.event_id, e.role): e for e in fired.evidence if e.event_id is not None}
-    session.add_all(
-        TriggerEvidence(
-            trigger_id=trigger_id,
-            event_id=event_id,
-            role=role,
-            score=e.score,
-            occurred_at=e.occurred_at,
-        )
-        for (event_id, role), e in evidence.items()
-    )
-    await session.flush()
-    return await session.get(ImagingTrigger, trigger_id)
+    batch = new_id()
+    ids = [new_id() for _ in wanted]
+    rows: list[dict[str, Any]] = [
+        {
+            "id": trigger_id,
+            "patient_id": patient_id,
+            "episode_key": fired.episode.key,
+            "procedure_id": rules.t0_procedure(fired.episode),
+            "rule": fired.rule.value,
+            "occurrence": fired.occurrence,
+            "generation": generation,
+            "status": "open",
+            "t0": fired.episode.t0,
+            "due_at": fired.due_at,
+            "baseline": fired.baseline,
+            "batch_id": batch,
+            "created_at": now,
+            "updated_at": now,
+            "version": 1,
+        }
+        for trigger_id, (patient_id, fired, generation) in zip(ids, wanted, strict=True)
+    ]
+    stmt = insert(_triggers).on_conflict_do_nothing().returning(_triggers.c.id)
+    inserted = set((await session.execute(stmt, rows)).scalars())
+    if not inserted:
+        return []
+    evidence: list[dict[str, Any]] = []
+    for trigger_id, (_patient, fired, _generation) in zip(ids, wanted, strict=True):
+        if trigger_id in inserted:
+            unique = {(e.event_id, e.role): e for e in fired.evidence if e.event_id is not None}
+            evidence.extend(
+                {
+                    "trigger_id": trigger_id,
+                    "event_id": event_id,
+                    "role": role,
+                    "score": e.score,
+                    "occurred_at": e.occurred_at,
+                }
+                for (event_id, role), e in unique.items()
+            )
+    if evidence:
+        await session.execute(_evidence.insert().returning(_evidence.c.trigger_id), evidence)
+    await enqueue_batch(session, batch, now)
+    return [trigger_id for trigger_id in ids if trigger_id in inserted]
 
 
 async def supersede(
