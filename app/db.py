@@ -2,7 +2,7 @@
 
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -100,14 +100,24 @@ def after_commit(session: AsyncSession, work: Callable[[], Awaitable[None]]) -> 
     session.info.setdefault(_AFTER_COMMIT, []).append(work)
 
 
-async def commit(session: AsyncSession) -> None:
-    """Commit, then run the work registered with `after_commit`."""
-    await session.commit()
-    for work in session.info.pop(_AFTER_COMMIT, ()):
+def take_after_commit(session: AsyncSession) -> list[Callable[[], Awaitable[None]]]:
+    """The work registered with `after_commit`, for the caller to run once committed."""
+    works: list[Callable[[], Awaitable[None]]] = session.info.pop(_AFTER_COMMIT, [])
+    return works
+
+
+async def run_after_commit(works: Iterable[Callable[[], Awaitable[None]]]) -> None:
+    for work in works:
         try:
             await work()
         except Exception:
             log.warning("work after a commit failed", exc_info=True)
+
+
+async def commit(session: AsyncSession) -> None:
+    """Commit, then run the work registered with `after_commit`."""
+    await session.commit()
+    await run_after_commit(take_after_commit(session))
 
 
 async def get_session() -> AsyncIterator[AsyncSession]:

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.audit.recorder import AuditContext, add_rows
-from app.db import commit, get_sessionmaker
+from app.db import get_sessionmaker, run_after_commit, take_after_commit
 from app.errors import DomainError
 from app.ingestion.mappers import Incoming
 from app.ingestion.schemas import EventResult
@@ -67,20 +67,37 @@ class GroupCommit:
     async def _write_next_group(self) -> None:
         group = [self._queue.popleft() for _ in range(min(len(self._queue), self.max_events))]
         self._writing += 1
+        writing = True
+        committed: list[tuple[_Waiting, EventResult]] = []
         try:
-            await self._write(group)
+            committed, after = await self._write(group)
+            # the next group may write while this one's imaging triggers are evaluated
+            self._writing, writing = self._writing - 1, False
+            self._notify()
+            await run_after_commit(after)
         except (DomainError, IntegrityError, StaleDataError):  # a refusal, or a lost race
             log.debug("a group of %d events was refused; each goes alone", len(group))
         except Exception:
             log.warning("a group of %d events failed; each goes alone", len(group), exc_info=True)
         finally:  # also when this request is cancelled: the others must not wait forever
+            for waiting, result in committed:
+                waiting.audit.recorded = True
+                waiting.result = result
             for waiting in group:
                 waiting.alone = waiting.alone or waiting.result is None
-            self._writing -= 1
-            changed, self._changed = self._changed, asyncio.Event()
-            changed.set()
+            if writing:
+                self._writing -= 1
+            self._notify()
 
-    async def _write(self, group: Sequence[_Waiting]) -> None:
+    def _notify(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    async def _write(
+        self, group: Sequence[_Waiting]
+    ) -> tuple[list[tuple[_Waiting, EventResult]], list[Callable[[], Awaitable[None]]]]:
+        """Write and commit the group; returns the committed results and the work to run
+        after the commit (answers wait for it)."""
         async with get_sessionmaker()() as session:
             results = await self.process(session, [w.event for w in group])
             kept = [(w, r) for w, r in zip(group, results, strict=True) if r.status != "rejected"]
@@ -88,10 +105,8 @@ class GroupCommit:
                 if result.ids is not None:
                     waiting.audit.note_patient(result.ids.patient_id)
                 await add_rows(session, waiting.audit.rows(result.http_status, None))
-            await commit(session)  # and the imaging triggers' evaluation after it
-        for waiting, result in kept:
-            waiting.audit.recorded = True
-            waiting.result = result
+            await session.commit()
+            return kept, take_after_commit(session)
 
 
 _per_loop: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, GroupCommit]" = (
