@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.complications.schemas import ComplicationCreate
 from app.complications.service import create_complication
+from app.db import commit
 from app.follow_up.schemas import FollowUpCreate
 from app.follow_up.service import create_follow_up
 from app.patients.schemas import PatientCreate
@@ -76,6 +77,7 @@ async def load_all(
     """Each case in its own transaction; returns key -> created (False: already there)."""
     results = {}
     for case in read_cases(directory):
-        async with sessionmaker() as session, session.begin():
+        async with sessionmaker() as session:
             results[case["key"]] = await load_case(session, case)
+            await commit(session)  # and the imaging triggers' evaluation after it
     return results

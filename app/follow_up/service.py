@@ -27,7 +27,7 @@ from app.follow_up.schemas import (
 from app.models import FollowUpEvent, Patient, Procedure
 from app.models.enums import PerformanceScale
 from app.patients.service import check_within_life, require_patient
-from app.triggers.service import evaluate_patient
+from app.triggers.marks import evaluate_after_commit
 
 LANSKY_MAX_AGE = 16
 KIND_COLUMNS = (
@@ -159,7 +159,7 @@ async def create_follow_up(session: AsyncSession, data: FollowUpCreate) -> Follo
     session.add(event)
     await session.flush()
     if event.kind == "pain":
-        await evaluate_patient(session, event.patient_id)  # imaging triggers (rule B, late data)
+        await evaluate_after_commit(session, [event.patient_id])  # imaging triggers
     return event
 
 
@@ -193,7 +193,7 @@ async def replace_follow_up(
         setattr(event, column, values.get(column))
     await session.flush()
     if event.kind == "pain":
-        await evaluate_patient(session, event.patient_id)  # imaging triggers (rule B, late data)
+        await evaluate_after_commit(session, [event.patient_id])  # imaging triggers
     return event
 
 

@@ -26,7 +26,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.recorder import AuditContext
 from app.config import get_settings
-from app.db import after_commit, get_sessionmaker
 from app.errors import Conflict, DomainError, FieldIssue, problem, validation_issues
 from app.ingestion import effects, eventlog, group_commit, mappers
 from app.ingestion.context import Applied, Context, Work
@@ -242,12 +241,7 @@ async def _evaluate_triggers_after_commit(ctx: Context) -> None:
     every patient whose history the request changed (a pain score, a procedure, a death, a
     retraction): marked in this transaction, evaluated right after its commit and before the
     response (app/triggers/marks.py)."""
-    if not ctx.trigger_patients:
-        return
-    patients = sorted(ctx.trigger_patients)
-    mark_ids = await marks.mark(ctx.session, patients)
-    settler = marks.settler(get_sessionmaker())
-    after_commit(ctx.session, partial(settler.settle, patients, mark_ids))
+    await marks.evaluate_after_commit(ctx.session, ctx.trigger_patients)
 
 
 def _needs_patient(work: Work) -> bool:

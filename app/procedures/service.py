@@ -30,7 +30,7 @@ from app.procedures.schemas import (
     SeriesCreate,
     WorkUp,
 )
-from app.triggers.service import evaluate_patient
+from app.triggers.marks import evaluate_after_commit
 
 WORK_UP_FIELDS = tuple(WorkUp.model_fields)
 SCALAR_FIELDS = tuple(f for f in ProcedureFields.model_fields if f != "work_up")
@@ -124,7 +124,7 @@ async def create_procedure(
     session.add(procedure)
     await _flush(session)
     if evaluate_triggers:
-        await evaluate_patient(session, patient.id)
+        await evaluate_after_commit(session, [patient.id])
     return await get_procedure(session, procedure.id)
 
 
@@ -181,7 +181,7 @@ async def update_procedure(
     for name, value in merged.work_up.model_dump().items():
         setattr(procedure, name, value)
     await _flush(session)
-    await evaluate_patient(session, procedure.patient_id)  # a new date or kind: new episodes
+    await evaluate_after_commit(session, [procedure.patient_id])  # a new date or kind: new episodes
     return await get_procedure(session, procedure.id)
 
 
@@ -197,7 +197,7 @@ async def add_level(session: AsyncSession, procedure_id: uuid.UUID, data: LevelI
     level.procedure_id = procedure.id
     session.add(level)
     await _flush(session)
-    await evaluate_patient(session, procedure.patient_id)  # a level may end an earlier episode
+    await evaluate_after_commit(session, [procedure.patient_id])  # it may end an episode
     return level
 
 

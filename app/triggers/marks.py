@@ -22,13 +22,15 @@ import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import cast
 
 from sqlalchemy import Table, delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from app.db import after_commit
 from app.models import Patient, TriggerEvaluationMark
 from app.models.base import new_id, utcnow
 from app.triggers.service import Plan, apply_plans, evaluate_patients, plan_evaluations
@@ -50,6 +52,16 @@ async def mark(session: AsyncSession, patient_ids: Iterable[uuid.UUID]) -> list[
         rows = [{"id": m, "patient_id": p, "created_at": now} for p, m in ids.items()]
         await session.execute(_INSERT, rows)
     return list(ids.values())
+
+
+async def evaluate_after_commit(session: AsyncSession, patient_ids: Iterable[uuid.UUID]) -> None:
+    """Mark these patients in the session's transaction and evaluate them once it has
+    committed through `app.db.commit` (as every request's session does)."""
+    patients = sorted(set(patient_ids))
+    if patients:
+        mark_ids = await mark(session, patients)
+        engine = cast(AsyncEngine, session.bind)
+        after_commit(session, partial(settler(engine).settle, patients, mark_ids))
 
 
 async def evaluate_marked(
@@ -144,16 +156,18 @@ class Settler:
                 request.done = True
 
 
-_per_loop: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Settler]" = (
+_per_loop: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[AsyncEngine, Settler]]" = (
     weakref.WeakKeyDictionary()
 )
 
 
-def settler(sessionmaker: async_sessionmaker[AsyncSession]) -> Settler:
-    loop = asyncio.get_running_loop()
-    found = _per_loop.get(loop)
-    if found is None or found.sessionmaker is not sessionmaker:
-        found = _per_loop[loop] = Settler(sessionmaker)
+def settler(engine: AsyncEngine) -> Settler:
+    """The event loop's settler for this database."""
+    settlers = _per_loop.setdefault(asyncio.get_running_loop(), {})
+    found = settlers.get(engine)
+    if found is None:
+        sessionmaker = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        found = settlers[engine] = Settler(sessionmaker)
     return found
 
 

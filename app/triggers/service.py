@@ -1,7 +1,7 @@
 """Imaging triggers: immediate evaluation, reading, and the clinicians' lifecycle transitions.
 
-`evaluate_patient` runs in the transaction of every pain score recorded or corrected (the
-follow-up service calls it, so events ingested through that service are covered too). It
+`evaluate_patients` runs after the commit of every change to a patient's pain scores,
+procedures or death (app/triggers/marks.py: REST writes and ingestion alike). It
 fires rule B at once, revises day-14 decisions the sweep already took when later-arriving
 data changes them, and closes as "superseded" every open trigger the data now proves wrong.
 Day-14 checks not yet taken are left to the sweep, which takes them at the due time.
@@ -237,13 +237,6 @@ async def evaluate_patients(
     now = now or utcnow()
     plans = [p for p in await plan_evaluations(session, patient_ids, now) if p.changes]
     return await apply_plans(session, plans, now) if plans else []
-
-
-async def evaluate_patient(
-    session: AsyncSession, patient_id: uuid.UUID, now: datetime | None = None
-) -> list[uuid.UUID]:
-    """Bring a patient's triggers in line with the history as now known; returns those opened."""
-    return await evaluate_patients(session, [patient_id], now)
 
 
 def _why_superseded(trigger: ImagingTrigger, current: set[tuple[uuid.UUID, uuid.UUID]]) -> str:

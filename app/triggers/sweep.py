@@ -10,14 +10,14 @@ procedures, with no Python loop over them.
    correlated subqueries on indexed columns; the definitions are those of `app.triggers.rules`.
 2. `imaging_triggers` for the decisions that fire (no_improvement, follow_up_overdue); a decision
    is new only when its episode and t0 had none, so no earlier trigger shares its key
-   (generation 0; later revisions are `evaluate_patient`'s).
+   (generation 0; later revisions are `evaluate_patients`').
 3. `imaging_trigger_evidence`: the baseline and the back-pain scores of (t0, t0 + 14 d].
 4. `outbox_messages`: imaging_trigger.opened for each subscription that wants it.
 
 Idempotent and safe to run from several processes at once: each decision and each trigger has a
 unique natural key and is inserted with ON CONFLICT DO NOTHING, and steps 2-4 only follow the
 rows that this run inserted (its batch id). A decision already taken is never re-taken by the
-sweep; later data revises it through `app.triggers.service.evaluate_patient`.
+sweep; later data revises it through `app.triggers.service.evaluate_patients`.
 """
 
 import time

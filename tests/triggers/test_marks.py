@@ -16,7 +16,10 @@ from app.ingestion import service as ingestion
 from app.models import ImagingTrigger, TriggerEvaluationMark
 from app.models.base import utcnow
 from app.triggers import marks
+from app.triggers.service import plan_evaluations
+from tests.factories import add_pain
 from tests.ingestion.helpers import count, pain, post, procedure
+from tests.triggers.helpers import day, iso, procedure_with_pain, triggers
 
 # a procedure, a baseline of 8, improved to 2, worsened to 7: rule B (worsening) fires
 WORSENING = [
@@ -134,13 +137,11 @@ async def test_stored_triggers_are_what_the_history_implies(
 ) -> None:
     """Many concurrent requests for the same patients: afterwards a fresh evaluation of every
     patient would change nothing."""
-    from app.triggers.service import plan_evaluations
-
     events = [procedure(f"p{p}", f"OR-{p}", ["L3"], mrn=f"M{p}") for p in range(4)]
     for p in range(4):
         days = ["02-05", "02-14", "02-17", "02-20", "02-23", "02-26", "03-01"]
-        for day, value in zip(days, [8, 2, 3, 7, 1, 6, 2], strict=True):
-            events.append(pain(f"s{p}-{day}", value, at=f"2019-{day}T10:00:00Z", mrn=f"M{p}"))
+        for on, value in zip(days, [8, 2, 3, 7, 1, 6, 2], strict=True):
+            events.append(pain(f"s{p}-{on}", value, at=f"2019-{on}T10:00:00Z", mrn=f"M{p}"))
     await post(client, {"events": events[:4]})
     responses = await asyncio.gather(*(post(client, e) for e in events[4:]))
     assert all(r.status_code == 201 for r in responses), [r.text for r in responses]
@@ -150,3 +151,21 @@ async def test_stored_triggers_are_what_the_history_implies(
         assert len(patients) == 4
         plans = await plan_evaluations(session, patients, utcnow())
         assert [p.changes for p in plans] == [False] * 4
+
+
+async def test_rest_writes_evaluate_after_their_commit_too(
+    client: AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """A pain score through the REST API: same path (mark, commit, evaluation under the
+    patient's lock), and concurrent scores for one patient end consistent."""
+    patient_id, _ = await procedure_with_pain(client, [(-3, 8), (7, 2)])
+    await add_pain(client, patient_id, iso(day(17)), 7)  # worsened after improvement
+    assert [t["rule"] for t in await triggers(client)] == ["worsening"]
+    assert await count(TriggerEvaluationMark) == 0
+    await asyncio.gather(
+        *(add_pain(client, patient_id, iso(day(18 + n)), s) for n, s in enumerate([1, 6, 2, 7]))
+    )
+    assert await count(TriggerEvaluationMark) == 0
+    async with sessionmaker() as session:
+        plans = await plan_evaluations(session, [uuid.UUID(patient_id)], utcnow())
+        assert [p.changes for p in plans] == [False]
