@@ -10,8 +10,8 @@
 - `TriggerTransition`: the attributed, time-stamped lifecycle history.
 - `Day14Check`: the day-14 decision taken for an episode and its t0 session, whatever it was
   (improved, baseline missing, ...): the sweep evaluates each episode once and skips it after.
-- `TriggerEvaluationMark`: a patient whose triggers an ingestion changed the history of and
-  that are not re-evaluated yet (app/triggers/marks.py).
+- `TriggerEvaluationMark`: a patient whose history a committed write changed and whose
+  triggers are not re-evaluated yet (app/triggers/marks.py).
 """
 
 import uuid
@@ -108,7 +108,7 @@ class Day14Check(Base):
 
 
 class TriggerEvaluationMark(Base):
-    """Written in the ingesting transaction, deleted in the one that re-evaluates the patient:
+    """Written in the writing transaction, deleted in the one that re-evaluates the patient:
     a mark older than a minute means its evaluation was lost (a crash after the commit)."""
 
     __tablename__ = "imaging_trigger_marks"

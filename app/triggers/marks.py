@@ -1,18 +1,20 @@
-"""Imaging-trigger evaluation after the ingesting commit, from durable marks.
+"""Imaging-trigger evaluation after a write's commit, from durable marks.
 
-Ingestion does not evaluate the triggers of the patients it touched inside its own transaction:
-concurrent batches for the same patients then queued on each other's trigger rows until
-commit, and a concurrent evaluation that committed first forced a per-patient retry. Instead:
+A write that changes a patient's history (a pain score, a procedure, a level, a death, a
+retraction; through the REST API or ingestion) does not evaluate the patient's triggers in its
+own transaction: concurrent batches for the same patients then queued on each other's trigger
+rows until commit, and each planned from a snapshot that could not see the others'
+uncommitted scores. Instead:
 
-1. the ingesting transaction writes a mark per patient (`mark`), and asks for the evaluation
-   after its commit (`app.db.after_commit`);
-2. after the commit, before the response, `settle` evaluates them. Requests of one process
-   that finish meanwhile share one evaluation (one round at a time; a round takes every
-   patient queued, up to `ROUND_PATIENTS`), which reads only committed data, locks the
-   patients' rows (evaluations of the same patient from other processes take turns) and
-   deletes the marks it covered in its own transaction;
+1. the writing transaction leaves a mark per patient (`mark`) and asks for the evaluation
+   after its commit (`evaluate_after_commit`, through `app.db.after_commit`);
+2. after the commit, before the response, `Settler.settle` evaluates them. Requests of one
+   process that finish meanwhile share one evaluation (one round at a time; a round takes
+   every patient queued, up to `ROUND_PATIENTS`), which locks the patients' rows (evaluations
+   of a patient take turns, across processes too), plans from committed data only and deletes
+   the marks it covered, in its own transaction;
 3. a mark older than `recover`'s grace period was lost with its process (a crash between the
-   two commits): the periodic sweep evaluates it (`recover`).
+   two commits) or its evaluation failed: the periodic sweep evaluates it (`recover`).
 """
 
 import asyncio
@@ -89,8 +91,8 @@ async def evaluate_marked(
 
 
 async def _apply(session: AsyncSession, plans: Sequence[Plan], now: datetime) -> None:
-    """All plans at once; if a writer that does not take the patient lock (a REST pain score
-    evaluates in its own transaction) committed one of them first, each patient again."""
+    """All plans at once; if a writer that does not take the patient lock (a clinician's
+    transition of a trigger, the sweep) committed one of them first, each patient again."""
     try:
         async with session.begin_nested():
             await apply_plans(session, plans, now)

@@ -157,9 +157,9 @@ async def test_a_real_server_and_several_clients(client: AsyncClient) -> None:
 async def test_a_concurrent_trigger_evaluation_is_retried_not_fatal(
     client: AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A writer that does not take the patient lock (a REST pain score's own evaluation) may
-    commit the same patient's trigger first (StaleDataError on flush): the evaluation is done
-    again, patient by patient, and the batch stands."""
+    """A writer that does not take the patient lock (a clinician's transition of a trigger)
+    may commit the same patient's trigger first (StaleDataError on flush): the evaluation is
+    done again, patient by patient, and the batch stands."""
     from sqlalchemy.orm.exc import StaleDataError
 
     from app.triggers import marks
