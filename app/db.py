@@ -100,6 +100,11 @@ def after_commit(session: AsyncSession, work: Callable[[], Awaitable[None]]) -> 
     session.info.setdefault(_AFTER_COMMIT, []).append(work)
 
 
+def registered_after_commit(session: AsyncSession) -> list[Callable[[], Awaitable[None]]]:
+    """The work registered so far (to extend a piece of it rather than register another)."""
+    return list(session.info.get(_AFTER_COMMIT, ()))
+
+
 def take_after_commit(session: AsyncSession) -> list[Callable[[], Awaitable[None]]]:
     """The work registered with `after_commit`, for the caller to run once committed."""
     works: list[Callable[[], Awaitable[None]]] = session.info.pop(_AFTER_COMMIT, [])

@@ -24,7 +24,6 @@ import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import partial
 from typing import cast
 
 from sqlalchemy import Table, delete, select
@@ -32,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.db import after_commit
+from app.db import after_commit, registered_after_commit
 from app.models import Patient, TriggerEvaluationMark
 from app.models.base import new_id, utcnow
 from app.triggers.service import Plan, apply_plans, evaluate_patients, plan_evaluations
@@ -46,24 +45,42 @@ _marks = cast(Table, TriggerEvaluationMark.__table__)
 _INSERT = _marks.insert()
 
 
-async def mark(session: AsyncSession, patient_ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:
-    """Mark these patients for evaluation, in the session's transaction; returns the marks."""
+async def _mark(session: AsyncSession, patients: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+    """A mark per patient, in the session's transaction; returns the marks' ids."""
     now = utcnow()
-    ids = {p: new_id() for p in sorted(set(patient_ids))}
-    if ids:
-        rows = [{"id": m, "patient_id": p, "created_at": now} for p, m in ids.items()]
-        await session.execute(_INSERT, rows)
-    return list(ids.values())
+    ids = [new_id() for _ in patients]
+    pairs = zip(ids, patients, strict=True)
+    rows = [{"id": m, "patient_id": p, "created_at": now} for m, p in pairs]
+    await session.execute(_INSERT, rows)
+    return ids
+
+
+@dataclass(eq=False)
+class _Settle:
+    """A transaction's evaluation after its commit: every mark it leaves joins this one."""
+
+    settler: "Settler"
+    patients: set[uuid.UUID] = field(default_factory=set)
+    marks: list[uuid.UUID] = field(default_factory=list)
+
+    async def __call__(self) -> None:
+        await self.settler.settle(sorted(self.patients), self.marks)
 
 
 async def evaluate_after_commit(session: AsyncSession, patient_ids: Iterable[uuid.UUID]) -> None:
     """Mark these patients in the session's transaction and evaluate them once it has
-    committed through `app.db.commit` (as every request's session does)."""
+    committed through `app.db.commit` (as every request's session does); a transaction that
+    changes several histories (the seed's cases) is evaluated once."""
     patients = sorted(set(patient_ids))
-    if patients:
-        mark_ids = await mark(session, patients)
-        engine = cast(AsyncEngine, session.bind)
-        after_commit(session, partial(settler(engine).settle, patients, mark_ids))
+    if not patients:
+        return
+    marks = await _mark(session, patients)
+    pending = next((w for w in registered_after_commit(session) if isinstance(w, _Settle)), None)
+    if pending is None:
+        pending = _Settle(settler(cast(AsyncEngine, session.bind)))
+        after_commit(session, pending)
+    pending.patients.update(patients)
+    pending.marks.extend(marks)
 
 
 async def evaluate_marked(
@@ -174,13 +191,11 @@ def settler(engine: AsyncEngine) -> Settler:
 
 
 async def recover(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    grace: timedelta = timedelta(minutes=1),
-    now: datetime | None = None,
+    sessionmaker: async_sessionmaker[AsyncSession], grace: timedelta = timedelta(minutes=1)
 ) -> int:
     """Evaluate the patients of marks older than `grace` (their evaluation was lost); returns
     how many marks were settled."""
-    cutoff = (now or utcnow()) - grace
+    cutoff = utcnow() - grace
     settled = 0
     while True:
         async with sessionmaker() as session:
