@@ -264,7 +264,12 @@ async def _one_size(patients: int) -> list[Result]:
             )
         )
         app = create_app()
-        async with AsyncClient(transport=ASGITransport(app=app), base_url="http://bench") as client:
+        # the app's lifespan as uvicorn runs it (garbage-collection tuning included; the
+        # sweep and the webhook worker are off, see _point); ASGITransport alone skips it
+        async with (
+            app.router.lifespan_context(app),
+            AsyncClient(transport=ASGITransport(app=app), base_url="http://bench") as client,
+        ):
             settings.stats_cache_ttl_s = 0.0  # every request computes
             for case, scope, params in (
                 ("exact, unfiltered", "exact", {}),
