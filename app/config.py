@@ -149,6 +149,9 @@ class Settings(BaseSettings):
     # how many of a request's aggregate statements run at once, each on its own connection.
     stats_work_mem_mb: int = Field(64, ge=4, le=4096)
     stats_parallel_queries: int = Field(4, ge=1, le=16)
+    # PostgreSQL: into how many statements a request's episode figures are split (each scans
+    # the cohort once: more CPU in all, less time when the database server has the cores).
+    stats_scan_split: int = Field(2, ge=1, le=16)
     # Computed responses are reused until a write changes the data (never stale after a
     # write); figures that move with the clock alone (a follow-up window closing) may lag by
     # up to this. 0: no cache.

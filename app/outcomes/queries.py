@@ -58,12 +58,14 @@ class Runner:
         *,
         parallel: int = 1,
         work_mem_mb: int = 64,
+        split: int = 2,
     ) -> None:
         self.conn = conn
         self.dialect = Dialect(conn.dialect.name)
         self.engine = engine if self.dialect.postgres and parallel > 1 else None
         self.slots = asyncio.Semaphore(max(1, parallel))
         self.work_mem_mb = int(work_mem_mb)
+        self.split = max(1, split) if self.engine is not None else 1
         self.lock = asyncio.Lock()
 
     async def rows(self, statement: Executable) -> list[tuple[Any, ...]]:
@@ -266,14 +268,15 @@ async def aggregate(
             columns += [func.count(x), func.avg(x), func.sum(x * x)]
     if postgres:
         columns += [func.percentile_cont(array(QUARTILES)).within_group(m.expr) for m in measures]
-    # each statement scans the source once; side by side, two statements of about equal cost
-    # (half of the counts each, the measures dealt alternately) keep both cores busy with two
-    # scans. Grouped, quartiles make PostgreSQL sort the rows by group: the counts go apart
-    ways = 2 if postgres and not together and run.engine is not None and measures else 1
+    # each statement scans the source once; side by side, `run.split` statements of about
+    # equal cost (the counts in consecutive blocks, the measures dealt in turn) keep as many
+    # cores busy. Grouped, quartiles make PostgreSQL sort the rows by group: the counts go apart
+    ways = run.split if postgres and not together and measures else 1
     width = 1 if postgres else 3
     parts = _deal(
         len(direct) + len(bounded), len(measures), width, postgres, ways, group is not None
     )
+    parts = [part for part in parts if part]  # more ways than figures
     statements = [
         _grouped(select(g, *(columns[i] for i in part)).select_from(source), group)
         for part in parts

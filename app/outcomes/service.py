@@ -70,6 +70,7 @@ async def _prepare(session: AsyncSession, settings: Settings) -> tuple[queries.R
         engine,
         parallel=settings.stats_parallel_queries,
         work_mem_mb=settings.stats_work_mem_mb,
+        split=settings.stats_scan_split,
     )
     return runner, generation
 
