@@ -1,15 +1,26 @@
+import uuid
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from app.audit.dependencies import AuditDep
 from app.auth.dependencies import require
 from app.auth.scopes import EVENTS_WRITE
+from app.common.http import Cursor, Limit
+from app.common.pagination import Page
 from app.db import SessionDep
 from app.errors import DomainError, problem_responses
-from app.ingestion import service
-from app.ingestion.schemas import EXAMPLE, BatchResult, EventResult, EventsBody
+from app.ingestion import log_reads, service
+from app.ingestion.schemas import (
+    EXAMPLE,
+    BatchResult,
+    EventResult,
+    EventsBody,
+    EventStatus,
+    LoggedEvent,
+)
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 
@@ -129,3 +140,60 @@ async def post_events(
         status_code=result.http_status,
         headers=headers,
     )
+
+
+LOG_DESCRIPTION = """
+What became of the events sent: the event log, newest last, a page at a time. Filter by
+`source` and `event_id` to look one up, by `status=pending` for complications still waiting
+for their procedure, by `awaiting_procedure=true` for follow-ups whose `procedure_ref` has not
+arrived, or by `status=failed`. Each item carries the payload as received and the ids it
+produced.
+"""
+
+
+@router.get(
+    "",
+    response_model=Page[LoggedEvent],
+    response_model_exclude_none=True,
+    summary="List logged events and what became of them",
+    description=LOG_DESCRIPTION,
+    responses=problem_responses(401, 403, 422),
+)
+async def list_logged_events(
+    session: SessionDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    source: str | None = None,
+    event_id: str | None = None,
+    type: Annotated[str | None, Query(description="e.g. pain.scored")] = None,
+    status: EventStatus | None = None,
+    awaiting_procedure: bool | None = None,
+    patient_id: uuid.UUID | None = None,
+    received_from: datetime | None = None,
+    received_to: datetime | None = None,
+) -> Page[LoggedEvent]:
+    rows, next_cursor = await log_reads.list_logged(
+        session,
+        source=source,
+        event_id=event_id,
+        type_=type,
+        status=status,
+        awaiting_procedure=awaiting_procedure,
+        patient_id=patient_id,
+        received_from=received_from,
+        received_to=received_to,
+        cursor=cursor,
+        limit=limit,
+    )
+    return Page(items=[log_reads.logged(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get(
+    "/{log_id}",
+    response_model=LoggedEvent,
+    response_model_exclude_none=True,
+    summary="Read one logged event (by the id of its log row)",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def read_logged_event(log_id: uuid.UUID, session: SessionDep) -> LoggedEvent:
+    return log_reads.logged(await log_reads.get_logged(session, log_id))

@@ -6,6 +6,7 @@ REST model and the REST service, so an event is refused exactly when the API wou
 """
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SkipValidation, model_validator
@@ -471,6 +472,60 @@ class BatchResult(BaseModel):
                             },
                         },
                     ],
+                }
+            ]
+        }
+    }
+
+
+class LoggedEvent(BaseModel):
+    """An event as the registry logged it, and what became of it (GET /events)."""
+
+    id: uuid.UUID = Field(description="The log row's id; pages are ordered by it (arrival).")
+    source: str
+    event_id: str
+    type: str | None = Field(
+        None, description="Absent on a placeholder: a retraction that arrived before its event."
+    )
+    occurred_at: datetime | None = None
+    received_at: datetime
+    updated_at: datetime
+    status: EventStatus = Field(
+        description="applied; pending (a complication waiting for its procedure); retracted; "
+        "failed (a pending complication that could not be applied when its procedure came)."
+    )
+    awaiting_procedure: bool = Field(
+        description="Its procedure_ref names a procedure the registry has not received yet."
+    )
+    retracted_by: str | None = Field(None, description="The event_id of its retraction.")
+    ids: EventIds = Field(description="What the event produced, as its result said.")
+    problem: Problem | None = Field(None, description="Why a pending complication failed.")
+    payload: dict[str, Any] | None = Field(
+        None, description="The event as received (absent on a placeholder)."
+    )
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "id": "0195f3a4-7001-7c1e-9d7b-2f4f5b6c7d90",
+                    "source": "urn:example:bcch:epic",
+                    "event_id": "evt-000123",
+                    "type": "pain.scored",
+                    "occurred_at": "2019-02-19T10:00:00Z",
+                    "received_at": "2019-02-19T10:00:02Z",
+                    "updated_at": "2019-02-19T10:00:02Z",
+                    "status": "applied",
+                    "awaiting_procedure": True,
+                    "ids": {
+                        "patient_id": "0195f3a4-6a8e-7c1e-9d7b-2f4f5b6c7d8e",
+                        "follow_up_id": "0195f3a4-7000-7c1e-9d7b-2f4f5b6c7d8f",
+                    },
+                    "payload": {
+                        **EXAMPLE,
+                        "type": "pain.scored",
+                        "data": {"scale": "nrs11", "value": 5, "procedure_ref": "OR-7"},
+                    },
                 }
             ]
         }

@@ -286,7 +286,7 @@ def _created(work: Work) -> EventResult:
         status="created",
         event_status=outcome.status,
         ids=EventIds.model_validate(outcome.ids),
-        problem=_stored_problem(outcome.problem),
+        problem=stored_problem(outcome.problem),
     )
 
 
@@ -299,11 +299,11 @@ def _replayed(index: int, row: EventLog) -> EventResult:
         status="replayed",
         event_status=row.status,
         ids=EventIds.model_validate(row.result or {}),
-        problem=_stored_problem(row.problem),
+        problem=stored_problem(row.problem),
     )
 
 
-def _stored_problem(value: dict[str, Any] | None) -> Any:
+def stored_problem(value: dict[str, Any] | None) -> Any:
     return None if value is None else problem(**_problem_args(value))
 
 

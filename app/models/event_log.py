@@ -2,10 +2,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, String, UniqueConstraint, false
+from sqlalchemy import Index, String, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, IdMixin, utcnow
+
+UNSETTLED = "awaiting_procedure OR status IN ('pending', 'failed')"
 
 
 class EventLog(IdMixin, Base):
@@ -22,6 +24,13 @@ class EventLog(IdMixin, Base):
     __table_args__ = (
         UniqueConstraint("source", "event_id"),
         Index("ix_event_log_procedure_key", "procedure_system", "procedure_ref"),
+        # the few events an integration team looks for (GET /events?status=pending, ...)
+        Index(
+            "ix_event_log_unsettled",
+            "id",
+            postgresql_where=text(UNSETTLED),
+            sqlite_where=text(UNSETTLED),
+        ),
     )
 
     source: Mapped[str] = mapped_column(String(120))
