@@ -1,8 +1,8 @@
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import AwareDatetime
 
 from app.cases import service
 from app.cases.schemas import CaseRead, CaseSummary
@@ -25,8 +25,8 @@ async def list_cases(
         str | None, Query(max_length=3, description="A treated level, e.g. L3")
     ] = None,
     kind: ProcedureKind | None = None,
-    performed_from: datetime | None = None,
-    performed_to: datetime | None = None,
+    performed_from: AwareDatetime | None = None,
+    performed_to: AwareDatetime | None = None,
 ) -> Page[CaseSummary]:
     items, next_cursor = await service.list_cases(
         session,

@@ -1,8 +1,8 @@
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Response
+from pydantic import AwareDatetime
 
 from app.common.http import Cursor, IfMatch, Limit, expected_version, set_etag
 from app.common.pagination import Page
@@ -42,8 +42,8 @@ async def list_follow_ups(
     patient_id: uuid.UUID | None = None,
     procedure_id: uuid.UUID | None = None,
     kind: FollowUpKind | None = None,
-    occurred_from: datetime | None = None,
-    occurred_to: datetime | None = None,
+    occurred_from: AwareDatetime | None = None,
+    occurred_to: AwareDatetime | None = None,
 ) -> Page[FollowUpRead]:
     rows, next_cursor = await service.list_follow_ups(
         session,

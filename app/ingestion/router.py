@@ -1,9 +1,9 @@
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime
 
 from app.audit.dependencies import AuditDep
 from app.auth.dependencies import require
@@ -169,8 +169,8 @@ async def list_logged_events(
     status: EventStatus | None = None,
     awaiting_procedure: bool | None = None,
     patient_id: uuid.UUID | None = None,
-    received_from: datetime | None = None,
-    received_to: datetime | None = None,
+    received_from: AwareDatetime | None = None,
+    received_to: AwareDatetime | None = None,
 ) -> Page[LoggedEvent]:
     rows, next_cursor = await log_reads.list_logged(
         session,

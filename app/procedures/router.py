@@ -1,8 +1,8 @@
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from pydantic import AwareDatetime
 
 from app.common.http import Cursor, IfMatch, Limit, expected_version, set_etag
 from app.common.pagination import Page
@@ -49,8 +49,8 @@ async def list_procedures(
     patient_id: uuid.UUID | None = None,
     kind: ProcedureKind | None = None,
     level: Annotated[str | None, Query(max_length=3, description="e.g. L3")] = None,
-    performed_from: datetime | None = None,
-    performed_to: datetime | None = None,
+    performed_from: AwareDatetime | None = None,
+    performed_to: AwareDatetime | None = None,
 ) -> Page[ProcedureRead]:
     rows, next_cursor = await service.list_procedures(
         session,

@@ -5,9 +5,9 @@ Guarded where it is included (app/main.py): reads take `cases:read`, transitions
 """
 
 import uuid
-from datetime import datetime
 
 from fastapi import APIRouter, Query, Response
+from pydantic import AwareDatetime
 
 from app.auth.dependencies import CurrentPrincipal
 from app.common.http import Cursor, IfMatch, Limit, expected_version, set_etag
@@ -31,9 +31,9 @@ async def list_triggers(
     procedure_id: uuid.UUID | None = Query(
         None, description="Triggers of the episode this procedure belongs to."
     ),
-    due_from: datetime | None = None,
-    due_to: datetime | None = None,
-    as_of: datetime | None = Query(
+    due_from: AwareDatetime | None = None,
+    due_to: AwareDatetime | None = None,
+    as_of: AwareDatetime | None = Query(
         None, description="What was due at this time: due by then and not yet closed then."
     ),
 ) -> Page[ImagingTriggerRead]:
