@@ -17,14 +17,17 @@ from collections import OrderedDict
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, HTTPException, Request
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.common.nul import MESSAGE as NUL_MESSAGE
+from app.common.nul import NUL
 from app.config import Settings
-from app.errors import problem_response
+from app.errors import FieldIssue, problem_response
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -192,6 +195,33 @@ class BodySizeLimitMiddleware:
         await self.app(scope, receive_limited, send)
 
 
+class NulInUrlMiddleware:
+    """A path or query parameter holding U+0000 (`%00`) is refused with a 422 naming it: the
+    database cannot store or compare such text."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            query: bytes = scope.get("query_string", b"")
+            field = None
+            if NUL in scope["path"]:
+                field = "path"
+            elif b"%00" in query or b"\x00" in query:
+                pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True, encoding="utf-8")
+                field = next((f"query.{k}" for k, v in pairs if NUL in k or NUL in v), "query")
+            if field is not None:
+                issue = FieldIssue(field, NUL_MESSAGE)
+                detail = f"Invalid input: {field}."
+                response = problem_response(
+                    Request(scope), 422, "validation-error", detail, [issue]
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 # --- rate limiting -------------------------------------------------------------------------
 class TokenBucketLimiter:
     """In-process token buckets, one per key (a credential id or a client address).
@@ -307,6 +337,7 @@ def install_middleware(app: FastAPI, settings: Settings) -> None:
     app.state.rate_limits = RateLimits(settings)
     # added innermost first
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes)
+    app.add_middleware(NulInUrlMiddleware)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

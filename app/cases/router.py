@@ -2,11 +2,10 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from app.cases import service
 from app.cases.schemas import CaseRead, CaseSummary
-from app.common.http import Cursor, Limit
+from app.common.http import Cursor, Limit, QueryTime
 from app.common.pagination import Page
 from app.db import SessionDep
 from app.errors import problem_responses
@@ -25,8 +24,8 @@ async def list_cases(
         str | None, Query(max_length=3, description="A treated level, e.g. L3")
     ] = None,
     kind: ProcedureKind | None = None,
-    performed_from: AwareDatetime | None = None,
-    performed_to: AwareDatetime | None = None,
+    performed_from: QueryTime | None = None,
+    performed_to: QueryTime | None = None,
 ) -> Page[CaseSummary]:
     items, next_cursor = await service.list_cases(
         session,

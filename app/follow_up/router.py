@@ -2,9 +2,8 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Response
-from pydantic import AwareDatetime
 
-from app.common.http import Cursor, IfMatch, Limit, expected_version, set_etag
+from app.common.http import Cursor, IfMatch, Limit, QueryTime, expected_version, set_etag
 from app.common.pagination import Page
 from app.db import SessionDep
 from app.errors import problem_responses
@@ -42,8 +41,8 @@ async def list_follow_ups(
     patient_id: uuid.UUID | None = None,
     procedure_id: uuid.UUID | None = None,
     kind: FollowUpKind | None = None,
-    occurred_from: AwareDatetime | None = None,
-    occurred_to: AwareDatetime | None = None,
+    occurred_from: QueryTime | None = None,
+    occurred_to: QueryTime | None = None,
 ) -> Page[FollowUpRead]:
     rows, next_cursor = await service.list_follow_ups(
         session,

@@ -3,12 +3,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime
 
 from app.audit.dependencies import AuditDep
 from app.auth.dependencies import require
 from app.auth.scopes import EVENTS_WRITE
-from app.common.http import Cursor, Limit
+from app.common.http import Cursor, Limit, QueryTime
 from app.common.pagination import Page
 from app.db import SessionDep
 from app.errors import DomainError, problem_responses
@@ -169,8 +168,8 @@ async def list_logged_events(
     status: EventStatus | None = None,
     awaiting_procedure: bool | None = None,
     patient_id: uuid.UUID | None = None,
-    received_from: AwareDatetime | None = None,
-    received_to: AwareDatetime | None = None,
+    received_from: QueryTime | None = None,
+    received_to: QueryTime | None = None,
 ) -> Page[LoggedEvent]:
     rows, next_cursor = await log_reads.list_logged(
         session,

@@ -121,7 +121,7 @@ def cohort_filter(cohort: Cohort) -> list[ColumnElement[bool]]:
         where.append(e.c.indication.in_(cohort.indications))
     if cohort.performed_from:
         where.append(e.c.first_us >= day_start_us(cohort.performed_from))
-    if cohort.performed_to:
+    if cohort.performed_to and cohort.performed_to < date.max:  # date.max: no bound
         where.append(e.c.first_us < day_start_us(cohort.performed_to + timedelta(days=1)))
     if cohort.regions:
         where.append(or_(*(e.c[region] == True for region in cohort.regions)))  # noqa: E712

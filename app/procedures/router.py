@@ -2,9 +2,8 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from pydantic import AwareDatetime
 
-from app.common.http import Cursor, IfMatch, Limit, expected_version, set_etag
+from app.common.http import Cursor, IfMatch, Limit, QueryTime, expected_version, set_etag
 from app.common.pagination import Page
 from app.db import SessionDep
 from app.errors import problem_responses
@@ -49,8 +48,8 @@ async def list_procedures(
     patient_id: uuid.UUID | None = None,
     kind: ProcedureKind | None = None,
     level: Annotated[str | None, Query(max_length=3, description="e.g. L3")] = None,
-    performed_from: AwareDatetime | None = None,
-    performed_to: AwareDatetime | None = None,
+    performed_from: QueryTime | None = None,
+    performed_to: QueryTime | None = None,
 ) -> Page[ProcedureRead]:
     rows, next_cursor = await service.list_procedures(
         session,

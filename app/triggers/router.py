@@ -7,10 +7,9 @@ Guarded where it is included (app/main.py): reads take `cases:read`, transitions
 import uuid
 
 from fastapi import APIRouter, Query, Response
-from pydantic import AwareDatetime
 
 from app.auth.dependencies import CurrentPrincipal
-from app.common.http import Cursor, IfMatch, Limit, expected_version, set_etag
+from app.common.http import Cursor, IfMatch, Limit, QueryTime, expected_version, set_etag
 from app.common.pagination import Page
 from app.db import SessionDep
 from app.errors import problem_responses
@@ -31,9 +30,9 @@ async def list_triggers(
     procedure_id: uuid.UUID | None = Query(
         None, description="Triggers of the episode this procedure belongs to."
     ),
-    due_from: AwareDatetime | None = None,
-    due_to: AwareDatetime | None = None,
-    as_of: AwareDatetime | None = Query(
+    due_from: QueryTime | None = None,
+    due_to: QueryTime | None = None,
+    as_of: QueryTime | None = Query(
         None, description="What was due at this time: due by then and not yet closed then."
     ),
 ) -> Page[ImagingTriggerRead]:

@@ -1,5 +1,5 @@
-"""A timestamp in a query must carry its time zone on every route: a naive one is a 422 that
-names the parameter (it once reached the database layer and failed there with a 500)."""
+"""A timestamp in a query must carry its time zone and fit in UTC on every route: otherwise a
+422 that names the parameter (both once failed further down with a 500)."""
 
 from typing import Any
 
@@ -28,7 +28,17 @@ async def test_naive_timestamps_in_queries_are_refused_by_name(client: AsyncClie
             assert [e["field"] for e in response.json()["errors"]] == [f"query.{param['name']}"]
             aware = await client.get(path, params={param["name"]: NAIVE + "Z"})
             assert aware.status_code == 200, (path, param["name"], aware.text)
+            # aware, but before what UTC can hold (it overflowed converting)
+            early = await client.get(path, params={param["name"]: "0001-01-01T00:00:00+14:00"})
+            assert early.status_code == 422, (path, param["name"], early.text)
+            assert [e["field"] for e in early.json()["errors"]] == [f"query.{param['name']}"]
             checked.append((path, param["name"]))
     # every list with a time filter: events, follow-ups, cases, procedures, triggers, audit
     assert len(checked) >= 13, checked
     assert ("/api/v1/events", "received_from") in checked
+
+
+async def test_the_statistics_take_the_widest_dates(client: AsyncClient) -> None:
+    for params in ({"performed_to": "9999-12-31"}, {"performed_from": "0001-01-01"}):
+        response = await client.get("/api/v1/stats/outcomes", params=params)
+        assert response.status_code == 200, (params, response.text)

@@ -19,6 +19,9 @@ from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.procedure import Procedure
 from pydantic import BaseModel, ValidationError
 
+from app.common.nul import MESSAGE as NUL_MESSAGE
+from app.common.nul import nul_path
+from app.common.schemas import in_utc
 from app.errors import DomainError, FieldIssue
 from app.ingestion.fhir.codes import (
     CPT,
@@ -89,6 +92,14 @@ def parse_condition(value: str | None, where: str) -> tuple[str, str] | None:
             "If-None-Exist supports one criterion, identifier=system|value.", where,
         )  # fmt: skip
     return unquote(match["system"]), unquote(match["value"])
+
+
+def refuse_nul(body: Mapping[str, Any], where: str) -> None:
+    """U+0000 anywhere in the body (the database cannot store it): refused, located."""
+    path = nul_path(body)
+    if path is not None:
+        location = where + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+        raise FhirError(422, "invalid", f"Text {NUL_MESSAGE}.", location)
 
 
 def validate(resource: Mapping[str, Any], where: str) -> BaseModel:
@@ -185,7 +196,10 @@ def _reference_to_procedure(ref: Any, refs: References, where: str) -> Procedure
 
 def _aware(value: Any, where: str) -> datetime:
     if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(UTC)
+        try:
+            return in_utc(value)
+        except ValueError as exc:
+            raise FhirError(422, "invalid", f"The dateTime {exc}.", where) from None
     raise FhirError(422, "invalid", "A dateTime with a time and a time zone is required.", where)
 
 
