@@ -1,11 +1,11 @@
 import uuid
 from datetime import datetime
 
-from pydantic import AwareDatetime, Field, computed_field
+from pydantic import Field, computed_field
 
 from app.auth import keys
 from app.auth.scopes import SCOPES
-from app.common.schemas import InputModel, ReadModel
+from app.common.schemas import InputModel, ReadModel, UtcDatetime
 
 _SCOPE_LIST = ", ".join(f"`{s}`" for s in SCOPES)
 
@@ -20,7 +20,7 @@ class ApiKeyCreate(InputModel):
     scopes: list[str] = Field(
         min_length=1, max_length=len(SCOPES), description=f"Any of {_SCOPE_LIST}."
     )
-    expires_at: AwareDatetime | None = Field(None, description="Optional; must be in the future.")
+    expires_at: UtcDatetime | None = Field(None, description="Optional; must be in the future.")
 
     model_config = {
         "json_schema_extra": {

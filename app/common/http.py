@@ -3,9 +3,8 @@
 from typing import Annotated
 
 from fastapi import Header, Query, Response
-from pydantic import AfterValidator, AwareDatetime
 
-from app.common.schemas import in_utc
+from app.common.schemas import UtcDatetime
 from app.errors import PreconditionRequired, RuleViolation
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size (at most 500).")]
@@ -14,7 +13,7 @@ Cursor = Annotated[
 ]
 # a time filter: with its time zone (a naive one would be compared as if UTC), and one that
 # UTC can represent
-QueryTime = Annotated[AwareDatetime, AfterValidator(in_utc)]
+QueryTime = UtcDatetime
 IfMatch = Annotated[
     str | None,
     Header(

@@ -42,6 +42,10 @@ def in_utc(value: datetime) -> datetime:
         raise ValueError("is out of the representable range") from None
 
 
+# any aware moment, held in UTC (an API key's expiry, a time filter in a query)
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(in_utc)]
+
+
 def _not_future_datetime(value: datetime) -> datetime:
     value = in_utc(value)
     if value.date() < EARLIEST:

@@ -51,3 +51,10 @@ async def test_the_oldest_plausible_procedure_is_taken_and_evaluated(client: Asy
     assert early.status_code == 422, early.text
     stats = await client.get("/api/v1/stats/outcomes", params={"kind": "vertebroplasty"})
     assert stats.status_code == 200, stats.text
+
+
+async def test_an_api_key_expiry_beyond_utc_is_refused(client: AsyncClient) -> None:
+    body = {"name": "far", "scopes": ["stats:read"], "expires_at": "9999-12-31T23:59:59-12:00"}
+    response = await client.post("/api/v1/api-keys", json=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"].endswith("expires_at")
