@@ -1,5 +1,6 @@
 """U+0000 in any text (a body, a query, a path, a FHIR resource) is a 4xx naming where it
-was, and stores nothing: PostgreSQL's text and jsonb cannot hold it (it was a 500 there)."""
+was, and stores nothing: PostgreSQL's text and jsonb cannot hold it (it was a 500 there).
+Likewise a FHIR resource nested deeper than its validation can recurse."""
 
 from typing import Any
 
@@ -63,3 +64,22 @@ async def test_the_fhir_door(client: AsyncClient) -> None:
         "Bundle.entry[0].resource.identifier[0].value"
     ]
     assert await count(Patient) == 0 and await count(EventLog) == 0
+
+
+async def test_a_fhir_resource_nested_too_deeply_is_refused(client: AsyncClient) -> None:
+    """fhir.resources validates recursively: 200 nested extensions exhausted Python's stack
+    (a 500); the door refuses a body nested more than 64 levels before validating it."""
+    depth = 200
+    inner = '{"url":"urn:x","valueString":"v"}'
+    nested = '{"url":"urn:x","extension":[' * depth + inner + "]}" * depth
+    patient = (
+        '{"resourceType":"Patient","gender":"female",'
+        '"identifier":[{"system":"urn:m","value":"deep"}],"extension":[' + nested + "]}"
+    )
+    response = await client.post("/fhir/r4/Patient", content=patient.encode(), headers=FHIR_JSON)
+    assert response.status_code == 422, response.text
+    assert response.json()["issue"][0]["code"] == "too-costly"
+    shallow = patient.replace(nested, inner)
+    accepted = await client.post("/fhir/r4/Patient", content=shallow.encode(), headers=FHIR_JSON)
+    assert accepted.status_code == 201, accepted.text
+    assert await count(Patient) == 1

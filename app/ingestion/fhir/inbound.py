@@ -20,7 +20,7 @@ from fhir.resources.R4B.procedure import Procedure
 from pydantic import BaseModel, ValidationError
 
 from app.common.nul import MESSAGE as NUL_MESSAGE
-from app.common.nul import nul_path
+from app.common.nul import depth, nul_path
 from app.common.schemas import in_utc
 from app.errors import DomainError, FieldIssue
 from app.ingestion.fhir.codes import (
@@ -94,8 +94,16 @@ def parse_condition(value: str | None, where: str) -> tuple[str, str] | None:
     return unquote(match["system"]), unquote(match["value"])
 
 
-def refuse_nul(body: Mapping[str, Any], where: str) -> None:
-    """U+0000 anywhere in the body (the database cannot store it): refused, located."""
+MAX_DEPTH = 64  # FHIR resources nest a dozen levels; fhir.resources recurses per level
+
+
+def screen(body: Mapping[str, Any], where: str) -> None:
+    """A body nested deeper than MAX_DEPTH (its validation would exhaust Python's stack), or
+    holding U+0000 anywhere (the database cannot store it): refused, located."""
+    if depth(body) > MAX_DEPTH:
+        raise FhirError(
+            422, "too-costly", f"The {where} nests more than {MAX_DEPTH} levels deep.", where
+        )
     path = nul_path(body)
     if path is not None:
         location = where + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)

@@ -31,6 +31,7 @@ _BY_CODE = {
     "not-supported": "not-supported",
     "required": "required",
     "too-long": "too-long",
+    "too-costly": "too-costly",
     "invalid": "invalid",
     "malformed-json": "structure",
     "validation-error": "invalid",

@@ -116,7 +116,7 @@ async def create(
     """POST /fhir/r4/{type}; raises DomainError (FHIR terms) when refused."""
     if body.get("resourceType") != resource_type:
         raise FhirError(400, "invalid", f"The body must be a {resource_type}.", resource_type)
-    inbound.refuse_nul(body, resource_type)
+    inbound.screen(body, resource_type)
     resource = inbound.validate(body, resource_type)
     condition = inbound.parse_condition(if_none_exist, "If-None-Exist")
     ctx = Context(session)
@@ -136,7 +136,7 @@ async def bundle(session: AsyncSession, body: dict[str, Any]) -> dict[str, Any]:
     """POST /fhir/r4 (Bundle): batch (each entry on its own) or transaction (all or nothing)."""
     if body.get("resourceType") != "Bundle":
         raise FhirError(400, "invalid", "The body must be a Bundle.", "Bundle")
-    inbound.refuse_nul(body, "Bundle")
+    inbound.screen(body, "Bundle")
     try:
         parsed = Bundle.model_validate(body)
     except ValidationError as exc:
