@@ -275,12 +275,24 @@ async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
 _UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57")
 
 
+def is_data_exception(exc: BaseException) -> bool:
+    """SQLSTATE class 22 (a value the column cannot take: too long, out of range, ...), which
+    asyncpg reports as a plain DBAPIError rather than DataError."""
+    if isinstance(exc, DataError):
+        return True
+    orig = getattr(exc, "orig", None)
+    return isinstance(exc, DBAPIError) and str(getattr(orig, "sqlstate", None) or "")[:2] == "22"
+
+
 async def _on_dbapi_error(request: Request, exc: Exception) -> JSONResponse:
-    """Driver errors that are not transient (above): unavailable (503) or unexpected (500)."""
+    """Driver errors that are not transient (above): unavailable (503), a value the database
+    cannot take (422), or unexpected (500)."""
     assert isinstance(exc, DBAPIError)
     sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
     if exc.connection_invalidated or sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES:
         return await _on_unavailable(request, exc)
+    if is_data_exception(exc):
+        return await _on_data_error(request, exc)
     return await _on_unexpected(request, exc)
 
 

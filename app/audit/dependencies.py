@@ -11,13 +11,13 @@ from typing import Annotated
 
 from fastapi import Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.audit.recorder import AuditContext, PatientCollector, add_rows, write_separately
 from app.db import SessionDep
-from app.errors import DomainError
+from app.errors import DomainError, is_data_exception
 from app.middleware import route_template
 
 
@@ -31,7 +31,7 @@ def classify(exc: BaseException) -> tuple[int, str]:
         return 412, "version-mismatch"
     if isinstance(exc, IntegrityError):
         return 409, "conflict"
-    if isinstance(exc, DataError):
+    if is_data_exception(exc):
         return 422, "invalid-value"
     if isinstance(exc, OperationalError | InterfaceError | OSError | TimeoutError):
         return 503, "unavailable"

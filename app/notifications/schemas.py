@@ -8,7 +8,9 @@ from app.notifications.outbox import EventType
 
 
 class SubscriptionFields(InputModel):
-    url: AnyHttpUrl = Field(description="Where to POST the events (http or https).")
+    url: AnyHttpUrl = Field(
+        max_length=2000, description="Where to POST the events (http or https)."
+    )
     events: list[EventType] = Field(min_length=1, description="The events wanted.")
     description: str | None = Field(None, max_length=4000)
 
@@ -40,7 +42,7 @@ class SubscriptionCreate(SubscriptionFields):
 
 
 class SubscriptionUpdate(InputModel):
-    url: AnyHttpUrl | None = None
+    url: AnyHttpUrl | None = Field(None, max_length=2000)
     events: list[EventType] | None = Field(None, min_length=1)
     description: str | None = Field(None, max_length=4000)
     active: bool | None = None

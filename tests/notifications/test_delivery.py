@@ -237,3 +237,10 @@ async def test_day_14_passes_and_the_service_alone_opens_and_delivers_one_trigge
     assert len(receiver.requests) == 1
     assert receiver.requests[0].json()["data"]["trigger"]["id"] == str(found[0].id)
     assert await statuses() == Counter(delivered=1)
+
+
+async def test_a_url_longer_than_its_column_is_refused_by_name(client: AsyncClient) -> None:
+    body = {"url": "https://ris.example.org/" + "a" * 2000, "events": ["imaging_trigger.opened"]}
+    response = await client.post("/api/v1/subscriptions", json=body)
+    assert response.status_code == 422, response.text  # was a 500 on PostgreSQL
+    assert [e["field"] for e in response.json()["errors"]] == ["url"]

@@ -4,7 +4,8 @@ asyncpg's server errors reach SQLAlchemy as plain `DBAPIError` (not OperationalE
 statement cancelled by `statement_timeout` (57014), a server shutting down (57P01) or starting
 up (57P03), too many connections (53300), a lost connection (08006): `unavailable`; a
 statement timeout, deadlock or serialization failure is `busy` (app/errors.py
-TRANSIENT_SQLSTATES). Anything else stays a logged 500.
+TRANSIENT_SQLSTATES); a data exception (class 22: a value the column cannot take) is 422.
+Anything else stays a logged 500.
 """
 
 import pytest
@@ -51,3 +52,13 @@ async def test_other_driver_errors_stay_500_problems() -> None:
         response = await client.get("/fail/42883")
     assert response.status_code == 500
     assert response.json()["type"] == "urn:vertebro:problem:internal-error"
+
+
+@pytest.mark.parametrize("sqlstate", ["22001", "22003", "22021", "22P05"])
+async def test_values_the_database_cannot_take_are_422(sqlstate: str) -> None:
+    """Too long, out of range, bad characters: asyncpg reports them as plain DBAPIError too
+    (a 5,000-character webhook URL was a 500 before its schema got a limit)."""
+    async with AsyncClient(transport=ASGITransport(app=_app()), base_url="http://t") as client:
+        response = await client.get(f"/fail/{sqlstate}")
+    assert response.status_code == 422
+    assert response.json()["type"] == "urn:vertebro:problem:invalid-value"
