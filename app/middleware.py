@@ -210,7 +210,7 @@ class NulInUrlMiddleware:
                 field = "path"
             elif b"%00" in query or b"\x00" in query:
                 pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True, encoding="utf-8")
-                field = next((f"query.{k}" for k, v in pairs if NUL in k or NUL in v), "query")
+                field = next((f"query.{k}" for k, v in pairs if NUL in k or NUL in v), None)
             if field is not None:
                 issue = FieldIssue(field, NUL_MESSAGE)
                 detail = f"Invalid input: {field}."

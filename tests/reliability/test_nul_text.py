@@ -32,6 +32,8 @@ async def test_rest_bodies_queries_and_paths(client: AsyncClient) -> None:
     assert query.status_code == 422 and _fields(query) == ["query.histology"], query.text
     stats = await client.get("/api/v1/stats/outcomes", params={"histology": "a\x00"})
     assert stats.status_code == 422 and _fields(stats) == ["query.histology"]
+    literal = await client.get("/api/v1/patients", params={"histology": "100%00"})
+    assert literal.status_code == 200, literal.text  # "%00" spelled out is just text
     path = await client.get("/api/v1/patients/%00")
     assert path.status_code == 422 and _fields(path) == ["path"], path.text
 
