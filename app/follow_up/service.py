@@ -26,7 +26,7 @@ from app.follow_up.schemas import (
 )
 from app.models import FollowUpEvent, Patient, Procedure
 from app.models.enums import PerformanceScale
-from app.patients.service import check_within_life, require_patient
+from app.patients.service import check_no_record_after, check_within_life, require_patient
 from app.triggers.marks import evaluate_after_commit
 
 LANSKY_MAX_AGE = 16
@@ -130,6 +130,7 @@ async def _validated(session: AsyncSession, data: FollowUpCreate) -> tuple[Patie
         check_within_life(
             patient, data.occurred_at, "occurred_at"
         ) if patient.death_date is None else None
+        await check_no_record_after(session, patient.id, data.occurred_at.date(), "occurred_at")
     else:
         check_within_life(patient, data.occurred_at, "occurred_at")
     await _check_procedure(session, patient.id, data.procedure_id)

@@ -46,6 +46,8 @@ async def apply(ctx: Context, work: Work) -> Applied:
 
 
 async def _follow_up(ctx: Context, ev: Incoming) -> Applied:
+    if ev.type == "patient.deceased":  # its check reads stored rows: write this batch's first
+        await ctx.flush()
     patient = ctx.patient(ev.patient)
     procedure_id: uuid.UUID | None = None
     awaiting = False

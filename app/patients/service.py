@@ -87,6 +87,34 @@ async def _earliest_record(session: AsyncSession, patient_id: uuid.UUID) -> date
     return min(dates) if dates else None
 
 
+async def _latest_record(session: AsyncSession, patient_id: uuid.UUID) -> date | None:
+    """The day of the patient's latest procedure or follow-up (a death event aside)."""
+    last_procedure = await session.scalar(
+        select(func.max(Procedure.performed_at)).where(Procedure.patient_id == patient_id)
+    )
+    last_follow_up = await session.scalar(
+        select(func.max(FollowUpEvent.occurred_at)).where(
+            FollowUpEvent.patient_id == patient_id, FollowUpEvent.kind != "death"
+        )
+    )
+    dates = [d.date() for d in (last_procedure, last_follow_up) if d is not None]
+    return max(dates) if dates else None
+
+
+async def check_no_record_after(
+    session: AsyncSession, patient_id: uuid.UUID, death: date, field: str
+) -> None:
+    """A death date may not fall before what is already recorded of the patient (the same
+    rule as for birth, the other way round)."""
+    latest = await _latest_record(session, patient_id)
+    if latest is not None and latest > death:
+        raise RuleViolation(
+            field,
+            f"The patient has records from {latest}, after this death date ({death}).",
+            "records-after-death",
+        )
+
+
 async def update_patient(
     session: AsyncSession, patient_id: uuid.UUID, patch: PatientUpdate, expected_version: int | None
 ) -> Patient:
@@ -103,6 +131,8 @@ async def update_patient(
             raise RuleViolation(
                 "birth_date", f"The patient has records from {earliest}, before this birth date."
             )
+    if merged.death_date is not None and merged.death_date != patient.death_date:
+        await check_no_record_after(session, patient_id, merged.death_date, "death_date")
     for name, value in merged.model_dump(exclude={"identifiers"}).items():
         setattr(patient, name, value)
     if "identifiers" in patch.model_fields_set:

@@ -1,6 +1,6 @@
 from httpx import AsyncClient
 
-from tests.factories import make_patient, make_procedure
+from tests.factories import add_pain, make_patient, make_procedure
 
 
 async def test_create_read_list_and_filter(client: AsyncClient) -> None:
@@ -81,6 +81,45 @@ async def test_birth_date_cannot_move_after_existing_records(client: AsyncClient
     )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "birth_date"
+
+
+async def test_death_date_cannot_move_before_existing_records(client: AsyncClient) -> None:
+    """Nothing is recorded after death: a death date before the latest procedure or follow-up
+    is refused, through the patient, a death event and an ingested patient.deceased alike."""
+    patient = await make_patient(client)
+    await make_procedure(client, patient["id"], performed_at="2019-02-12T09:30:00Z")
+    await add_pain(client, patient["id"], "2019-03-01T10:00:00Z", 4)
+    url = f"/api/v1/patients/{patient['id']}"
+    etag = (await client.get(url)).headers["etag"]
+    early = await client.patch(url, json={"death_date": "2019-02-20"}, headers={"If-Match": etag})
+    assert early.status_code == 422, early.text
+    assert early.json()["errors"][0]["field"] == "death_date"
+    assert early.json()["type"].endswith("records-after-death")
+    death = {"kind": "death", "patient_id": patient["id"], "occurred_at": "2019-02-20T08:00:00Z"}
+    refused = await client.post("/api/v1/follow-ups", json=death)
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "occurred_at"
+    assert (await client.get(url)).json()["death_date"] is None  # nothing changed
+    later = await client.patch(url, json={"death_date": "2019-03-01"}, headers={"If-Match": etag})
+    assert later.status_code == 200 and later.json()["death_date"] == "2019-03-01"
+
+
+async def test_an_ingested_death_before_the_batch_own_records_is_refused(
+    client: AsyncClient,
+) -> None:
+    mrn = {"system": "urn:test:mrn", "value": "MRN-D"}
+    envelope = {"source": "urn:test:epic", "patient": mrn}
+    score = {
+        **envelope,
+        "event_id": "s",
+        "type": "pain.scored",
+        "occurred_at": "2019-03-01T10:00:00Z",
+        "data": {"scale": "nrs11", "value": 4},
+    }
+    death = {**envelope, "event_id": "d", "type": "patient.deceased",
+             "occurred_at": "2019-02-20T08:00:00Z", "data": {}}  # fmt: skip
+    body = (await client.post("/api/v1/events", json={"events": [score, death]})).json()
+    assert [r["status"] for r in body["results"]] == ["created", "rejected"], body
+    assert body["results"][1]["problem"]["errors"][0]["field"] == "occurred_at"
 
 
 async def test_unknown_patient_is_404_problem(client: AsyncClient) -> None:
