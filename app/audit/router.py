@@ -9,8 +9,9 @@ from app.audit import service
 from app.audit.schemas import AuditEventRead
 from app.auth.dependencies import require
 from app.auth.scopes import ADMIN
-from app.common.http import Cursor, Limit, QueryTime
+from app.common.http import Cursor, Limit
 from app.common.pagination import Page
+from app.common.schemas import UtcDatetime
 from app.db import SessionDep
 from app.errors import problem_responses
 
@@ -31,9 +32,9 @@ async def list_audit_events(
     credential_id: uuid.UUID | None = None,
     request_id: Annotated[str | None, Query(max_length=64)] = None,
     occurred_from: Annotated[
-        QueryTime | None, Query(alias="from", description="Inclusive.")
+        UtcDatetime | None, Query(alias="from", description="Inclusive.")
     ] = None,
-    occurred_to: Annotated[QueryTime | None, Query(alias="to", description="Exclusive.")] = None,
+    occurred_to: Annotated[UtcDatetime | None, Query(alias="to", description="Exclusive.")] = None,
 ) -> Page[AuditEventRead]:
     rows, next_cursor = await service.list_events(
         session,

@@ -5,8 +5,9 @@ from fastapi import APIRouter, Query
 
 from app.cases import service
 from app.cases.schemas import CaseRead, CaseSummary
-from app.common.http import Cursor, Limit, QueryTime
+from app.common.http import Cursor, Limit
 from app.common.pagination import Page
+from app.common.schemas import UtcDatetime
 from app.db import SessionDep
 from app.errors import problem_responses
 from app.models.enums import ProcedureKind
@@ -24,8 +25,8 @@ async def list_cases(
         str | None, Query(max_length=3, description="A treated level, e.g. L3")
     ] = None,
     kind: ProcedureKind | None = None,
-    performed_from: QueryTime | None = None,
-    performed_to: QueryTime | None = None,
+    performed_from: UtcDatetime | None = None,
+    performed_to: UtcDatetime | None = None,
 ) -> Page[CaseSummary]:
     items, next_cursor = await service.list_cases(
         session,

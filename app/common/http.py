@@ -4,16 +4,12 @@ from typing import Annotated
 
 from fastapi import Header, Query, Response
 
-from app.common.schemas import UtcDatetime
 from app.errors import PreconditionRequired, RuleViolation
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size (at most 500).")]
 Cursor = Annotated[
     str | None, Query(max_length=64, description="`next_cursor` from the previous page.")
 ]
-# a time filter: with its time zone (a naive one would be compared as if UTC), and one that
-# UTC can represent
-QueryTime = UtcDatetime
 IfMatch = Annotated[
     str | None,
     Header(

@@ -3,8 +3,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Response
 
-from app.common.http import Cursor, IfMatch, Limit, QueryTime, expected_version, set_etag
+from app.common.http import Cursor, IfMatch, Limit, expected_version, set_etag
 from app.common.pagination import Page
+from app.common.schemas import UtcDatetime
 from app.db import SessionDep
 from app.errors import problem_responses
 from app.follow_up import service
@@ -41,8 +42,8 @@ async def list_follow_ups(
     patient_id: uuid.UUID | None = None,
     procedure_id: uuid.UUID | None = None,
     kind: FollowUpKind | None = None,
-    occurred_from: QueryTime | None = None,
-    occurred_to: QueryTime | None = None,
+    occurred_from: UtcDatetime | None = None,
+    occurred_to: UtcDatetime | None = None,
 ) -> Page[FollowUpRead]:
     rows, next_cursor = await service.list_follow_ups(
         session,

@@ -29,19 +29,15 @@ async def list_logged(
     cursor: str | None = None,
     limit: int = 50,
 ) -> tuple[Sequence[EventLog], str | None]:
-    conditions: list[ColumnElement[bool]] = []
-    if source is not None:
-        conditions.append(EventLog.source == source)
-    if event_id is not None:
-        conditions.append(EventLog.event_id == event_id)
-    if type_ is not None:
-        conditions.append(EventLog.type == type_)
-    if status is not None:
-        conditions.append(EventLog.status == status)
-    if awaiting_procedure is not None:
-        conditions.append(EventLog.awaiting_procedure == awaiting_procedure)
-    if patient_id is not None:
-        conditions.append(EventLog.patient_id == patient_id)
+    equal = {
+        EventLog.source: source,
+        EventLog.event_id: event_id,
+        EventLog.type: type_,
+        EventLog.status: status,
+        EventLog.awaiting_procedure: awaiting_procedure,
+        EventLog.patient_id: patient_id,
+    }
+    conditions: list[ColumnElement[bool]] = [c == v for c, v in equal.items() if v is not None]
     if received_from is not None:
         conditions.append(EventLog.received_at >= received_from)
     if received_to is not None:

@@ -7,8 +7,9 @@ from fastapi.responses import JSONResponse
 from app.audit.dependencies import AuditDep
 from app.auth.dependencies import require
 from app.auth.scopes import EVENTS_WRITE
-from app.common.http import Cursor, Limit, QueryTime
+from app.common.http import Cursor, Limit
 from app.common.pagination import Page
+from app.common.schemas import UtcDatetime
 from app.db import SessionDep
 from app.errors import DomainError, problem_responses
 from app.ingestion import log_reads, service
@@ -168,8 +169,8 @@ async def list_logged_events(
     status: EventStatus | None = None,
     awaiting_procedure: bool | None = None,
     patient_id: uuid.UUID | None = None,
-    received_from: QueryTime | None = None,
-    received_to: QueryTime | None = None,
+    received_from: UtcDatetime | None = None,
+    received_to: UtcDatetime | None = None,
 ) -> Page[LoggedEvent]:
     rows, next_cursor = await log_reads.list_logged(
         session,

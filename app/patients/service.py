@@ -76,29 +76,21 @@ async def require_patient(session: AsyncSession, patient_id: uuid.UUID, field: s
     return patient
 
 
-async def _earliest_record(session: AsyncSession, patient_id: uuid.UUID) -> date | None:
-    first_procedure = await session.scalar(
-        select(func.min(Procedure.performed_at)).where(Procedure.patient_id == patient_id)
+async def _record_day(session: AsyncSession, patient_id: uuid.UUID, *, latest: bool) -> date | None:
+    """The day of the patient's earliest (or latest) procedure or follow-up; a death event
+    does not count as the latest record."""
+    bound = func.max if latest else func.min
+    follow_ups = [FollowUpEvent.patient_id == patient_id]
+    if latest:
+        follow_ups.append(FollowUpEvent.kind != "death")
+    procedure = await session.scalar(
+        select(bound(Procedure.performed_at)).where(Procedure.patient_id == patient_id)
     )
-    first_follow_up = await session.scalar(
-        select(func.min(FollowUpEvent.occurred_at)).where(FollowUpEvent.patient_id == patient_id)
-    )
-    dates = [d.date() for d in (first_procedure, first_follow_up) if d is not None]
-    return min(dates) if dates else None
-
-
-async def _latest_record(session: AsyncSession, patient_id: uuid.UUID) -> date | None:
-    """The day of the patient's latest procedure or follow-up (a death event aside)."""
-    last_procedure = await session.scalar(
-        select(func.max(Procedure.performed_at)).where(Procedure.patient_id == patient_id)
-    )
-    last_follow_up = await session.scalar(
-        select(func.max(FollowUpEvent.occurred_at)).where(
-            FollowUpEvent.patient_id == patient_id, FollowUpEvent.kind != "death"
-        )
-    )
-    dates = [d.date() for d in (last_procedure, last_follow_up) if d is not None]
-    return max(dates) if dates else None
+    follow_up = await session.scalar(select(bound(FollowUpEvent.occurred_at)).where(*follow_ups))
+    dates = [d.date() for d in (procedure, follow_up) if d is not None]
+    if not dates:
+        return None
+    return max(dates) if latest else min(dates)
 
 
 async def check_no_record_after(
@@ -106,7 +98,7 @@ async def check_no_record_after(
 ) -> None:
     """A death date may not fall before what is already recorded of the patient (the same
     rule as for birth, the other way round)."""
-    latest = await _latest_record(session, patient_id)
+    latest = await _record_day(session, patient_id, latest=True)
     if latest is not None and latest > death:
         raise RuleViolation(
             field,
@@ -126,7 +118,7 @@ async def update_patient(
     current["identifiers"] = [{"system": i.system, "value": i.value} for i in patient.identifiers]
     merged = merge_update(PatientCreate, current, patch)
     if merged.birth_date is not None:
-        earliest = await _earliest_record(session, patient_id)
+        earliest = await _record_day(session, patient_id, latest=False)
         if earliest is not None and earliest < merged.birth_date:
             raise RuleViolation(
                 "birth_date", f"The patient has records from {earliest}, before this birth date."

@@ -3,8 +3,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from app.common.http import Cursor, IfMatch, Limit, QueryTime, expected_version, set_etag
+from app.common.http import Cursor, IfMatch, Limit, expected_version, set_etag
 from app.common.pagination import Page
+from app.common.schemas import UtcDatetime
 from app.db import SessionDep
 from app.errors import problem_responses
 from app.models import LevelTreated
@@ -48,8 +49,8 @@ async def list_procedures(
     patient_id: uuid.UUID | None = None,
     kind: ProcedureKind | None = None,
     level: Annotated[str | None, Query(max_length=3, description="e.g. L3")] = None,
-    performed_from: QueryTime | None = None,
-    performed_to: QueryTime | None = None,
+    performed_from: UtcDatetime | None = None,
+    performed_to: UtcDatetime | None = None,
 ) -> Page[ProcedureRead]:
     rows, next_cursor = await service.list_procedures(
         session,

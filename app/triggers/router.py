@@ -9,8 +9,9 @@ import uuid
 from fastapi import APIRouter, Query, Response
 
 from app.auth.dependencies import CurrentPrincipal
-from app.common.http import Cursor, IfMatch, Limit, QueryTime, expected_version, set_etag
+from app.common.http import Cursor, IfMatch, Limit, expected_version, set_etag
 from app.common.pagination import Page
+from app.common.schemas import UtcDatetime
 from app.db import SessionDep
 from app.errors import problem_responses
 from app.triggers import service
@@ -30,9 +31,9 @@ async def list_triggers(
     procedure_id: uuid.UUID | None = Query(
         None, description="Triggers of the episode this procedure belongs to."
     ),
-    due_from: QueryTime | None = None,
-    due_to: QueryTime | None = None,
-    as_of: QueryTime | None = Query(
+    due_from: UtcDatetime | None = None,
+    due_to: UtcDatetime | None = None,
+    as_of: UtcDatetime | None = Query(
         None, description="What was due at this time: due by then and not yet closed then."
     ),
 ) -> Page[ImagingTriggerRead]:
