@@ -122,6 +122,10 @@ class Settings(BaseSettings):
     webhook_backoff_base_s: float = Field(10.0, ge=0)
     webhook_backoff_max_s: float = Field(3600.0, ge=0)
     webhook_backoff_jitter: float = Field(0.25, ge=0, le=1)
+    # Webhook URLs must name hosts with public addresses only (no loopback, private,
+    # link-local, ...; app/notifications/destinations.py). On: also private networks, for an
+    # on-premise integration engine; the other URL rules still hold.
+    webhook_allow_private_networks: bool = False
 
     # --- EHR event ingestion and idempotency (issue 4; app/ingestion) ---
     # POST /api/v1/events: a batch with more events is refused whole with 413.

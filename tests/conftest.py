@@ -20,6 +20,8 @@ os.environ.setdefault("AUTH_FAILURES_BURST", "1000000")
 os.environ.setdefault("RATE_LIMIT_BURST", "1000000")
 # a test process starts many apps: freezing at each start would keep their garbage for good
 os.environ.setdefault("GC_FREEZE", "false")
+# webhook receivers in tests listen on 127.0.0.1; tests of the refusals turn this off
+os.environ.setdefault("WEBHOOK_ALLOW_PRIVATE_NETWORKS", "true")
 
 from alembic import command  # noqa: E402
 

@@ -9,9 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.common.pagination import fetch_page
 from app.common.updates import check_version
-from app.errors import Conflict, NotFound
+from app.config import get_settings
+from app.errors import Conflict, NotFound, RuleViolation
 from app.models import DeliveryAttempt, OutboxMessage, WebhookSubscription
 from app.models.base import utcnow
+from app.notifications import destinations
 from app.notifications.schemas import (
     AttemptRead,
     DeliveryRead,
@@ -20,11 +22,20 @@ from app.notifications.schemas import (
 )
 
 
+async def _allowed(url: str) -> str:
+    """The URL, if webhooks may go there (app/notifications/destinations.py)."""
+    try:
+        await destinations.check_registration(url, destinations.Policy.of(get_settings()))
+    except destinations.Refused as exc:
+        raise RuleViolation("url", exc.reason, "url-not-allowed") from None
+    return url
+
+
 async def create_subscription(
     session: AsyncSession, data: SubscriptionCreate
 ) -> WebhookSubscription:
     subscription = WebhookSubscription(
-        url=str(data.url),
+        url=await _allowed(str(data.url)),
         events=[e.value for e in data.events],
         secret=data.secret or secrets.token_urlsafe(32),
         description=data.description,
@@ -63,7 +74,7 @@ async def update_subscription(
     check_version(subscription.version, expected_version, "Subscription")
     changes = patch.model_dump(exclude_unset=True)
     if "url" in changes and patch.url is not None:
-        subscription.url = str(patch.url)
+        subscription.url = await _allowed(str(patch.url))
     if "events" in changes and patch.events is not None:
         subscription.events = sorted({e.value for e in patch.events})
     if "description" in changes:

@@ -7,6 +7,10 @@ message while its lease runs. The HTTP request is sent outside any transaction. 
 dies mid-batch leaves leases that run out, and another worker sends those messages again:
 at-least-once, with the stable message id for receivers to deduplicate on.
 
+Each attempt checks the destination again (`destinations.check`: the addresses the host
+resolves to now), connects to the address it checked and follows no redirect. The log keeps
+the status code, the timing and the class of a failure, never the receiver's answer.
+
 Failures are retried with exponential backoff and jitter; after `webhook_max_attempts` attempts
 the message is dead (it stays in the delivery log, and can be redelivered).
 """
@@ -29,7 +33,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.config import Settings, get_settings
 from app.models import DeliveryAttempt, ImagingTrigger, OutboxMessage, WebhookSubscription
 from app.models.base import new_id, utcnow
-from app.notifications import signing
+from app.notifications import destinations, failures, signing
+from app.notifications.failures import Failure
 from app.triggers.dialect import dialect_of, typed
 
 log = logging.getLogger(__name__)
@@ -139,14 +144,23 @@ class Worker:
         }
         started_at, started = utcnow(), time.perf_counter()
         status_code: int | None = None
-        error: str | None = None
+        error: Failure | None = None
         try:
-            response = await client.post(url, content=body, headers=headers)
-            status_code = response.status_code
-            if not 200 <= status_code < 300:
-                error = f"HTTP {status_code}: {response.text[:200]}"
+            to = await destinations.check(url, destinations.Policy.of(self.settings))
+            async with client.stream(
+                "POST",
+                to.connect_url,
+                content=body,
+                headers={**headers, **to.headers},
+                extensions=to.extensions,
+                follow_redirects=False,
+            ) as response:  # the body is not read: only its status is kept
+                status_code = response.status_code
+            error = failures.of_status(status_code)
+        except destinations.Refused as exc:
+            error = exc.failure
         except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"[:500]
+            error = failures.of_exception(type(exc))
         duration_ms = (time.perf_counter() - started) * 1000
         return await self._record(message_id, now, started_at, duration_ms, status_code, error)
 
@@ -157,7 +171,7 @@ class Worker:
         started_at: datetime,
         duration_ms: float,
         status_code: int | None,
-        error: str | None,
+        error: Failure | None,
     ) -> str:
         async with self.sessionmaker() as session, session.begin():
             message = await session.get(OutboxMessage, message_id)
@@ -178,7 +192,7 @@ class Worker:
                     seconds=backoff_s(message.attempts, self.settings)
                 )
             message.last_status_code = status_code
-            message.last_error = error
+            message.last_error = None if error is None else error.value
             if message.locked_by == self.name:
                 message.locked_until = None
                 message.locked_by = None
@@ -191,7 +205,7 @@ class Worker:
                     started_at=started_at,
                     duration_ms=round(duration_ms, 2),
                     status_code=status_code,
-                    error=error,
+                    error=None if error is None else error.value,
                     outcome=outcome,
                 )
             )
@@ -203,7 +217,11 @@ class Worker:
             yield self._client
             return
         async with httpx.AsyncClient(
-            timeout=self.settings.webhook_timeout_s, follow_redirects=False
+            timeout=self.settings.webhook_timeout_s,
+            follow_redirects=False,
+            # requests go to an address with the name in Host and TLS: a pooled connection
+            # could carry another name's request to a server whose certificate did not name it
+            limits=httpx.Limits(max_keepalive_connections=0),
         ) as client:
             yield client
 

@@ -1,8 +1,9 @@
-"""A real webhook receiver on 127.0.0.1: a minimal HTTP/1.1 server on asyncio streams."""
+"""A real webhook receiver on loopback: a minimal HTTP/1.1 server on asyncio streams."""
 
 import asyncio
 import contextlib
 import json
+import ssl
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,11 @@ class Received:
 @dataclass
 class Receiver:
     status: int = 200
+    reply: bytes = b"ok"
+    reply_headers: dict[str, str] = field(default_factory=dict)
+    host: str = "127.0.0.1"
+    tls: ssl.SSLContext | None = None
+    connections: int = 0  # accepted, whether or not a request followed
     requests: list[Received] = field(default_factory=list)
     gate: asyncio.Event | None = None  # when set up, responses wait for it
     port: int = 0
@@ -31,10 +37,10 @@ class Receiver:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hooks"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}/hooks"
 
     async def start(self) -> "Receiver":
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+        self._server = await asyncio.start_server(self._handle, self.host, self.port, ssl=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
@@ -56,6 +62,7 @@ class Receiver:
         await asyncio.wait_for(enough(), 20)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
         try:
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
             lines = head.decode("latin-1").split("\r\n")[1:]
@@ -69,9 +76,11 @@ class Receiver:
             if self.gate is not None:
                 await self.gate.wait()
             reason = "OK" if self.status < 400 else "Error"
+            extra = "".join(f"{k}: {v}\r\n" for k, v in self.reply_headers.items())
             writer.write(
-                f"HTTP/1.1 {self.status} {reason}\r\nContent-Length: 2\r\n"
-                "Content-Type: text/plain\r\nConnection: close\r\n\r\nok".encode()
+                f"HTTP/1.1 {self.status} {reason}\r\nContent-Length: {len(self.reply)}\r\n"
+                f"Content-Type: text/plain\r\nConnection: close\r\n{extra}\r\n".encode()
+                + self.reply
             )
             await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):

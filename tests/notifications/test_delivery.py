@@ -3,7 +3,6 @@
 import asyncio
 import contextlib
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -34,15 +33,6 @@ def worker_settings(**overrides: Any) -> Settings:
         "webhook_batch_size": 20,
     }
     return get_settings().model_copy(update={**defaults, **overrides})
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    r = await Receiver().start()
-    yield r
-    if r.gate is not None:
-        r.gate.set()
-    await r.stop()
 
 
 async def subscribe(client: AsyncClient, url: str, **extra: Any) -> dict[str, Any]:
