@@ -19,7 +19,7 @@ from app.ingestion.mappers import (
     PatientKey,
     ProcedureKey,
 )
-from app.models import FollowUpEvent, Patient, PatientIdentifier, Procedure
+from app.models import FollowUpEvent, Patient, PatientIdentifier, Procedure, ResourceIdentifier
 from app.models.base import new_id
 from app.patients.schemas import IdentifierIn, PatientCreate
 from app.patients.service import create_patient
@@ -57,6 +57,7 @@ _follow_ups = cast(Table, FollowUpEvent.__table__)
 # every row carries the same keys (follow_up_values gives every column), as executemany needs;
 # with RETURNING, SQLAlchemy sends multi-row VALUES ("insertmanyvalues"), not a row at a time
 _INSERT_FOLLOW_UPS = _follow_ups.insert().returning(_follow_ups.c.id)
+_INSERT_IDENTIFIERS = cast(Table, ResourceIdentifier.__table__).insert()
 
 
 def _as_uuid(value: str) -> uuid.UUID | None:
@@ -75,6 +76,7 @@ class Context:
         self.trigger_patients: set[uuid.UUID] = set()  # whose imaging triggers to evaluate
         self.works: dict[tuple[str, str], Work] = {}  # the events this request claimed
         self.follow_ups: list[dict[str, Any]] = []  # new rows, not inserted yet
+        self.identifiers: list[dict[str, Any]] = []  # senders' identifiers of new records, too
 
     def forget(self) -> None:
         """After a savepoint rolled back: cached objects may be expired or gone."""
@@ -82,6 +84,7 @@ class Context:
         self.procedures.clear()
         self.trigger_patients.clear()
         self.follow_ups.clear()
+        self.identifiers.clear()
 
     def add_follow_up(self, values: dict[str, Any]) -> uuid.UUID:
         """A new follow-up row (validated), inserted at the next `flush`; returns its id."""
@@ -90,12 +93,19 @@ class Context:
         return row_id
 
     async def flush(self) -> None:
-        """Write the new follow-up rows, after the session's own changes: one Core INSERT
-        (ORM objects, or even the ORM's bulk insert, cost more than the rows themselves)."""
+        """Write the new follow-up rows, after the session's own changes, then the identifiers
+        of new records: one Core INSERT each (ORM objects, or even the ORM's bulk insert, cost
+        more than the rows themselves)."""
+        if self.follow_ups or self.identifiers:
+            await self.session.flush()
         if self.follow_ups:
             rows, self.follow_ups = self.follow_ups, []
-            await self.session.flush()
             await self.session.execute(_INSERT_FOLLOW_UPS, rows)
+        if self.identifiers:
+            identifiers, self.identifiers = self.identifiers, []
+            await self.session.execute(
+                _INSERT_IDENTIFIERS, [{"id": new_id(), **row} for row in identifiers]
+            )
 
     # --- patients -----------------------------------------------------------------------
     def patient(self, key: PatientKey) -> Patient:

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from app.complications.service import create_complication
 from app.errors import Conflict, DomainError, RuleViolation, problem
 from app.follow_up.service import follow_up_values
-from app.ingestion import mappers, retraction
+from app.ingestion import identifiers, mappers, retraction
 from app.ingestion.context import Applied, Context, Work, ids_json
 from app.ingestion.mappers import FOLLOW_UP_KIND, Incoming, ProcedureKey
 from app.ingestion.schemas import ComplicationData
@@ -61,6 +61,7 @@ async def _follow_up(ctx: Context, ev: Incoming) -> Applied:
         command = mappers.follow_up_command(ev, patient.id, procedure_id)
     values = await follow_up_values(ctx.session, command)
     row_id = ctx.add_follow_up(values)
+    await identifiers.keep(ctx, "Observation", ev.identifiers, row_id)
     if values["kind"] in ("pain", "death"):  # the imaging triggers depend on these
         ctx.trigger_patients.add(patient.id)
     return Applied(
@@ -90,6 +91,7 @@ async def _procedure(ctx: Context, ev: Incoming) -> Applied:
         external_ref=key[1] if key else None,
         evaluate_triggers=False,  # all the request's patients at once, in service.process
     )
+    await identifiers.keep(ctx, "Procedure", ev.identifiers, procedure.id)
     ctx.trigger_patients.add(patient.id)  # a new episode: triggers follow occurred_at
     if key is not None:
         ctx.procedures[key] = procedure

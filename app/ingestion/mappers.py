@@ -71,6 +71,10 @@ class Incoming:
     data: BaseModel
     payload: dict[str, Any]  # as received (the event, or the FHIR resource)
     procedure_key: ProcedureKey | None = None  # referred to, or defined by this event
+    # the sender's identifiers of the record the event makes (the FHIR door's resources)
+    identifiers: tuple[tuple[str, str], ...] = ()
+    # occurred_at is the time of arrival (a FHIR Patient has no time of its own): not meaning
+    arrival_time: bool = False
     fingerprint: str = field(default="", init=False)
 
     def __post_init__(self) -> None:
@@ -87,14 +91,17 @@ def canonical_json(value: Any) -> str:
 
 def fingerprint(ev: Incoming) -> str:
     """sha256 of the event's meaning: the same event sent with other key order, whitespace,
-    time zone offset or omitted defaults hashes the same."""
-    canonical = {
+    time zone offset or omitted defaults hashes the same; so does the same resource sent twice
+    at once (its arrival time is no part of it)."""
+    canonical: dict[str, Any] = {
         "type": ev.type,
-        "occurred_at": ev.occurred_at.isoformat(),
+        "occurred_at": None if ev.arrival_time else ev.occurred_at.isoformat(),
         "patient": list(ev.patient),
         "data": ev.data.model_dump(mode="json"),
         "procedure": list(ev.procedure_key) if ev.procedure_key else None,
     }
+    if ev.identifiers:  # absent from the JSON door's events: their stored hashes still match
+        canonical["identifiers"] = [list(i) for i in ev.identifiers]
     return hashlib.sha256(canonical_json(canonical).encode()).hexdigest()
 
 

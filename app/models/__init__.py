@@ -11,6 +11,7 @@ from app.models.notification import DeliveryAttempt, OutboxMessage, WebhookSubsc
 from app.models.outcome import OutcomeDirty, OutcomeEpisode, OutcomeMeta
 from app.models.patient import Patient, PatientIdentifier
 from app.models.procedure import LevelTreated, Procedure, ProcedureSeries
+from app.models.resource_identifier import ResourceIdentifier
 from app.models.trigger import (
     Day14Check,
     ImagingTrigger,
@@ -39,6 +40,7 @@ __all__ = [
     "PatientIdentifier",
     "Procedure",
     "ProcedureSeries",
+    "ResourceIdentifier",
     "TriggerEvaluationMark",
     "TriggerEvidence",
     "TriggerTransition",

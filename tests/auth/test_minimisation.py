@@ -8,6 +8,7 @@ import sys
 import pytest
 from httpx import AsyncClient
 
+from app.ingestion.fhir.router import OBSERVATION_EXAMPLE, PATIENT_EXAMPLE, PROCEDURE_EXAMPLE
 from app.middleware import RedactingFormatter
 from tests.conftest import ScopedClient
 from tests.factories import make_patient
@@ -77,3 +78,42 @@ def test_tracebacks_in_logs_withhold_exception_messages() -> None:
     text = formatter.format(record)
     assert "ValueError" in text and "KeyError" in text and "test_minimisation.py" in text
     assert "Jane Doe" not in text and "MRN-0042" not in text
+
+
+async def test_fhir_reads_follow_the_same_rule(
+    client: AsyncClient, scoped_client: ScopedClient
+) -> None:
+    """FHIR Patient, Procedure, Observation and $everything: the senders' identifiers for the
+    same scopes as the REST API; for the others the registry's own (urn:vertebro:...), which
+    name the records by id, also in the Bundle's conditional creates."""
+    fhir = {"content-type": "application/fhir+json"}
+    examples = {
+        "Patient": PATIENT_EXAMPLE,
+        "Procedure": PROCEDURE_EXAMPLE,
+        "Observation": OBSERVATION_EXAMPLE,
+    }
+    created: dict[str, str] = {}
+    for kind, resource in examples.items():
+        response = await client.post(f"/fhir/r4/{kind}", json=resource, headers=fhir)
+        assert response.status_code == 201, response.text
+        created[kind] = response.json()["id"]
+    own = {
+        "Patient": "urn:vertebro:patient",
+        "Procedure": "urn:vertebro:procedure",
+        "Observation": "urn:vertebro:follow-up",
+    }
+    everything = f"/fhir/r4/Patient/{created['Patient']}/$everything"
+    async with scoped_client("cases:read") as reader:
+        for kind, record_id in created.items():
+            read = (await reader.get(f"/fhir/r4/{kind}/{record_id}")).json()
+            assert read["identifier"] == [{"system": own[kind], "value": record_id}], kind
+        bundle = (await reader.get(everything)).json()
+    for entry in bundle["entry"]:
+        kind, record_id = entry["resource"]["resourceType"], entry["resource"]["id"]
+        assert entry["resource"]["identifier"] == [{"system": own[kind], "value": record_id}]
+        assert entry["request"]["ifNoneExist"] == f"identifier={own[kind]}|{record_id}"
+    for scopes in (("cases:write",), ("events:write", "cases:read")):
+        async with scoped_client(*scopes) as writer:
+            for kind, record_id in created.items():
+                read = (await writer.get(f"/fhir/r4/{kind}/{record_id}")).json()
+                assert read["identifier"] == examples[kind]["identifier"], (scopes, kind)

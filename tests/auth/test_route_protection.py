@@ -141,3 +141,149 @@ async def test_conditional_updates_document_412_and_428(anonymous_client: AsyncC
     patch = paths["/api/v1/patients/{patient_id}"]["patch"]["responses"]
     assert {"412", "428"} <= set(patch)
     assert "428" not in paths["/api/v1/patients"]["post"]["responses"]
+
+
+# --- external identifiers: one visibility rule for every representation ----------------------
+FJ = {"Content-Type": "application/fhir+json"}
+SECRETS = ("MRN-SECRET-1", "NAT-SECRET-2", "OR-SECRET-3", "OBS-SECRET-4", "REF-SECRET-5")
+_MRN = {"system": "urn:test:mrn", "value": SECRETS[0]}
+
+
+async def _seed_with_identifiers(client: AsyncClient) -> dict[str, str]:
+    """A case whose every record carries a sender's identifier: a patient with two, a
+    procedure and a pain score through the FHIR door, a procedure, a complication and a score
+    through the events door (procedure_ref); returns the ids each path parameter takes."""
+    responses = [
+        await client.post(
+            "/fhir/r4/Patient",
+            json={
+                "resourceType": "Patient",
+                "identifier": [_MRN, {"system": "urn:test:national", "value": SECRETS[1]}],
+                "birthDate": "2005-03-14",
+                "gender": "female",
+            },
+            headers=FJ,
+        ),
+        await client.post(
+            "/fhir/r4/Procedure",
+            json={
+                "resourceType": "Procedure",
+                "identifier": [{"system": "urn:test:or", "value": SECRETS[2]}],
+                "status": "completed",
+                "code": {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "22510"}]},
+                "subject": {"identifier": _MRN},
+                "performedDateTime": "2019-02-12T09:30:00Z",
+                "bodySite": [{"text": "T7"}],
+            },
+            headers=FJ,
+        ),
+        await client.post(
+            "/fhir/r4/Observation",
+            json={
+                "resourceType": "Observation",
+                "identifier": [{"system": "urn:test:obs", "value": SECRETS[3]}],
+                "status": "final",
+                "code": {"coding": [{"system": "http://loinc.org", "code": "72514-3"}]},
+                "subject": {"identifier": _MRN},
+                "partOf": [{"identifier": {"system": "urn:test:or", "value": SECRETS[2]}}],
+                "effectiveDateTime": "2019-02-19T10:00:00Z",
+                "valueQuantity": {"value": 5},
+            },
+            headers=FJ,
+        ),
+    ]
+    assert [r.status_code for r in responses] == [201] * 3, [r.text for r in responses]
+    event = {
+        "source": "urn:test:epic",
+        "occurred_at": "2019-05-01T09:00:00Z",
+        "patient": _MRN,
+    }
+    events = [
+        {
+            **event,
+            "event_id": "p",
+            "type": "procedure.performed",
+            "data": {
+                "procedure_ref": SECRETS[4],
+                "kind": "vertebroplasty",
+                "levels": [{"level": "L3"}],
+            },
+        },
+        {
+            **event,
+            "event_id": "c",
+            "type": "complication.reported",
+            "data": {"procedure_ref": SECRETS[4], "kind": "pain_flare", "symptomatic": True},
+        },
+        *(
+            {  # better, then worse again: an imaging trigger (rule B)
+                **event,
+                "event_id": f"s{day}",
+                "type": "pain.scored",
+                "occurred_at": f"2019-{day}T09:00:00Z",
+                "data": {"scale": "nrs11", "value": value, "procedure_ref": SECRETS[4]},
+            }
+            for day, value in (("05-08", 3), ("05-15", 7))
+        ),
+        {**event, "event_id": "s0", "type": "pain.scored", "occurred_at": "2019-04-28T09:00:00Z",
+         "data": {"scale": "nrs11", "value": 8}},
+    ]  # fmt: skip
+    batch = (await client.post("/api/v1/events", json={"events": events})).json()
+    assert batch["created"] == len(events), batch
+    ids = batch["results"]
+    triggers = (await client.get("/api/v1/imaging-triggers")).json()["items"]
+    return {
+        "trigger_id": triggers[0]["id"],
+        "patient_id": responses[0].json()["id"],
+        "Patient": responses[0].json()["id"],
+        "Procedure": responses[1].json()["id"],
+        "Observation": responses[2].json()["id"],
+        "procedure_id": ids[0]["ids"]["procedure_id"],
+        "complication_id": ids[1]["ids"]["complication_id"],
+        "event_id": ids[2]["ids"]["follow_up_id"],
+    }
+
+
+def _urls(path: str, op: dict[str, Any], ids: dict[str, str]) -> Iterator[str]:
+    """The route filled with the seeded ids; an enumerated parameter (the FHIR resource type)
+    once per value, with the id of that type."""
+    params = [p for p in op.get("parameters", []) if p["in"] == "path"]
+    choices = [p for p in params if p.get("schema", {}).get("enum")]
+    for choice in choices[0]["schema"]["enum"] if choices else [None]:
+        url = path
+        for param in params:
+            name = param["name"]
+            fallback = ids.get(name, str(uuid.uuid4()))  # unseeded: 404, and still checked
+            value = choice if param in choices else ids.get(str(choice), fallback)
+            url = url.replace("{" + name + "}", str(value))
+        yield url
+
+
+async def test_no_route_shows_external_identifiers_to_cases_read(
+    client: AsyncClient, scoped_client: ScopedClient
+) -> None:
+    """Every GET route of the application, each read with a cases:read key on a case whose
+    records all carry senders' identifiers: none of the identifier values appears in any body
+    (REST, FHIR, $everything). A route added later is checked the day it appears."""
+    ids = await _seed_with_identifiers(client)
+    spec = (await client.get("/openapi.json")).json()
+    full = (await client.get(f"/fhir/r4/Patient/{ids['patient_id']}/$everything")).text
+    assert all(secret in full for secret in SECRETS)  # a credential that may see them, does
+    shown: list[str] = []
+    read: list[str] = []
+    async with scoped_client(scopes.CASES_READ) as reader:
+        for path, method, op in _operations(spec):
+            if method != "get" or path in OPEN_PATHS:
+                continue
+            for url in _urls(path, op, ids):
+                response = await reader.get(url)
+                assert response.status_code in (200, 403, 404), (url, response.text)
+                if response.status_code == 200:
+                    read.append(url)
+                shown += [f"{url}: {s}" for s in SECRETS if s in response.text]
+    assert shown == []
+    patient = ids["patient_id"]
+    must = {f"/fhir/r4/{kind}/{ids[kind]}" for kind in ("Patient", "Procedure", "Observation")}
+    must |= {f"/fhir/r4/Patient/{patient}/$everything", f"/api/v1/cases/{patient}"}
+    must |= {f"/api/v1/patients/{patient}", f"/api/v1/procedures/{ids['procedure_id']}"}
+    assert must <= set(read)  # the case was there to be read: nothing above was vacuous

@@ -32,6 +32,7 @@ from app.ingestion.fhir.codes import (
     URI_SYSTEM,
     VERTEBRA_BY_SNOMED,
 )
+from app.ingestion.identifiers import MAX_IDENTIFIERS, kept
 from app.ingestion.mappers import (
     PATIENT_SYSTEM,
     PROCEDURE_SYSTEM,
@@ -132,11 +133,24 @@ def validate(resource: Mapping[str, Any], where: str) -> BaseModel:
 
 
 def identifiers(resource: BaseModel) -> list[tuple[str, str]]:
-    found = []
+    """The resource's identifiers that name something (system and value), each once."""
+    found: dict[tuple[str, str], None] = {}
     for ident in getattr(resource, "identifier", None) or []:
         if ident.system and ident.value:
-            found.append((str(ident.system), str(ident.value)))
-    return found
+            found[(str(ident.system), str(ident.value))] = None
+    return list(found)
+
+
+def _senders_identifiers(resource: BaseModel, where: str) -> tuple[tuple[str, str], ...]:
+    """The identifiers the registry keeps with the record (checked: size, count)."""
+    found = identifiers(resource)
+    if len(found) > MAX_IDENTIFIERS:
+        raise FhirError(
+            422, "too-costly", f"At most {MAX_IDENTIFIERS} identifiers.", f"{where}.identifier"
+        )
+    for i, ident in enumerate(found):
+        _key_fits(ident, f"{where}.identifier[{i}]")
+    return kept(found)
 
 
 def patient_key(resource: Patient, full_url: str | None, where: str) -> PatientKey:
@@ -303,7 +317,7 @@ def observation(obs: Observation, env: Envelope, refs: References, where: str) -
     return [
         Incoming(
             env.source, env.event_id, EVENT_TYPE[kind], occurred, patient, data, env.payload,
-            part_of,
+            part_of, _senders_identifiers(obs, where),
         )
     ]  # fmt: skip
 
@@ -337,7 +351,7 @@ def procedure(
     data = _data(ProcedureData, values, f"{where}.bodySite")
     return [
         Incoming(env.source, env.event_id, "procedure.performed", occurred, patient, data,
-                 env.payload, key)
+                 env.payload, key, _senders_identifiers(proc, where))
     ]  # fmt: skip
 
 
@@ -401,7 +415,7 @@ def patient(pat: Patient, env: Envelope, full_url: str | None, where: str) -> li
     registered_at = datetime.now(UTC)
     events = [
         Incoming(env.source, env.event_id, "patient.registered", registered_at, key, data,
-                 env.payload)
+                 env.payload, arrival_time=True)
     ]  # fmt: skip
     died = pat.deceasedDateTime
     if pat.deceasedBoolean and died is None:
@@ -425,16 +439,6 @@ def patient(pat: Patient, env: Envelope, full_url: str | None, where: str) -> li
 def _derived(event_id: str, suffix: str) -> str:
     candidate = f"{event_id}#{suffix}"
     return candidate if len(candidate) <= 200 else hashlib.sha256(candidate.encode()).hexdigest()
-
-
-def event_id(resource_type: str, condition: tuple[str, str] | None) -> str:
-    """Conditional creates are idempotent by their identifier; plain creates are new events."""
-    if condition is None:
-        return f"{resource_type}/{uuid.uuid4()}"
-    candidate = f"{resource_type}?identifier={condition[0]}|{condition[1]}"
-    if len(candidate) <= 190:
-        return candidate
-    return f"{resource_type}?sha256={hashlib.sha256(candidate.encode()).hexdigest()}"
 
 
 def to_events(

@@ -1,9 +1,14 @@
 """Registry records -> FHIR R4 resources, and a patient's case as a Bundle to post back.
 
 `$everything` answers a *transaction* Bundle (not the searchset of the FHIR specification) so
-that it can be posted back as it is: every entry is a conditional create on the identifier the
-registry gives it, so posting it to the same registry creates nothing, and posting it to an
-empty one rebuilds the case (the parts the FHIR mapping carries: see the README).
+that it can be posted back as it is: every entry is a conditional create on its first
+identifier (the sender's, or the one the registry gives it), so posting it to the same registry
+creates nothing, and posting it to an empty one rebuilds the case (the parts the FHIR mapping
+carries: see the README).
+
+Identifiers follow the one visibility rule (app.auth.visibility): the senders' (MRNs, order
+numbers) only for a credential that may see them; for the others each record carries the
+registry's own identifier, which names it by id.
 """
 
 import uuid
@@ -14,7 +19,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from app.auth.visibility import identifiers_visible
 from app.errors import NotFound
+from app.ingestion import identifiers
 from app.ingestion.fhir.codes import (
     CPT,
     FOLLOW_UP_SYSTEM,
@@ -36,15 +43,27 @@ def urn(value: uuid.UUID) -> str:
     return f"urn:uuid:{value}"
 
 
+def shown(
+    external: list[dict[str, str]], own_system: str, record_id: uuid.UUID
+) -> list[dict[str, str]]:
+    """A record's identifiers as this caller may see them: the senders' (MRNs, order numbers)
+    only with a credential that sees identifiers (the rule of every representation,
+    app.auth.visibility), otherwise, and when there is none, the registry's own."""
+    if external and identifiers_visible():
+        return external
+    return [{"system": own_system, "value": str(record_id)}]
+
+
 def patient_identifiers(patient: Patient) -> list[dict[str, str]]:
     found = [{"system": i.system, "value": i.value} for i in patient.identifiers]
-    return found or [{"system": PATIENT_SYSTEM, "value": str(patient.id)}]
+    return shown(found, PATIENT_SYSTEM, patient.id)
 
 
-def procedure_identifier(procedure: Procedure) -> dict[str, str]:
-    if procedure.external_source and procedure.external_ref:
-        return {"system": procedure.external_source, "value": procedure.external_ref}
-    return {"system": PROCEDURE_SYSTEM, "value": str(procedure.id)}
+def procedure_identifiers(procedure: Procedure, kept: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The sender's identifiers as sent, or the reference of a procedure sent as an event."""
+    if not kept and procedure.external_source and procedure.external_ref:
+        kept = [{"system": procedure.external_source, "value": procedure.external_ref}]
+    return shown(kept, PROCEDURE_SYSTEM, procedure.id)
 
 
 def render_patient(patient: Patient, died: FollowUpEvent | None = None) -> dict[str, Any]:
@@ -63,7 +82,9 @@ def render_patient(patient: Patient, died: FollowUpEvent | None = None) -> dict[
     return resource
 
 
-def render_procedure(procedure: Procedure, subject: dict[str, Any]) -> dict[str, Any]:
+def render_procedure(
+    procedure: Procedure, subject: dict[str, Any], kept: list[dict[str, str]]
+) -> dict[str, Any]:
     levels = [lv.level for lv in procedure.levels]
     cpt = cpt_for(procedure.kind, levels[0] if levels else None)
     code: dict[str, Any] = {"text": procedure.kind}
@@ -72,7 +93,7 @@ def render_procedure(procedure: Procedure, subject: dict[str, Any]) -> dict[str,
     resource: dict[str, Any] = {
         "resourceType": "Procedure",
         "id": str(procedure.id),
-        "identifier": [procedure_identifier(procedure)],
+        "identifier": procedure_identifiers(procedure, kept),
         "status": "completed",
         "code": code,
         "subject": subject,
@@ -94,14 +115,17 @@ def _body_site(level: str) -> dict[str, Any]:
 
 
 def render_observation(
-    event: FollowUpEvent, subject: dict[str, Any], part_of: dict[str, Any] | None
+    event: FollowUpEvent,
+    subject: dict[str, Any],
+    part_of: dict[str, Any] | None,
+    kept: list[dict[str, str]],
 ) -> dict[str, Any]:
     assert event.scale is not None and event.value is not None
     system, code = SCALE_CODE[event.scale]
     resource: dict[str, Any] = {
         "resourceType": "Observation",
         "id": str(event.id),
-        "identifier": [{"system": FOLLOW_UP_SYSTEM, "value": str(event.id)}],
+        "identifier": shown(kept, FOLLOW_UP_SYSTEM, event.id),
         "status": "final",
         "code": {
             "coding": [
@@ -166,17 +190,20 @@ async def everything(session: AsyncSession, patient_id: uuid.UUID) -> dict[str, 
         )
     ).all()
     died = next((e for e in events if e.kind == "death"), None)
+    observed = [e for e in events if e.kind in OBSERVED_KINDS and e.scale is not None]
+    kept = {
+        **await identifiers.of_records(session, "Procedure", [p.id for p in procedures]),
+        **await identifiers.of_records(session, "Observation", [e.id for e in observed]),
+    }
     subject = {"reference": urn(patient.id)}
     entries = [
         _entry(render_patient(patient, died), urn(patient.id), patient_identifiers(patient)[0])
     ]
     for procedure in procedures:
-        resource = render_procedure(procedure, subject)
+        resource = render_procedure(procedure, subject, kept.get(procedure.id, []))
         entries.append(_entry(resource, urn(procedure.id), resource["identifier"][0]))
-    for event in events:
-        if event.kind not in OBSERVED_KINDS or event.scale is None:
-            continue
+    for event in observed:
         part_of = {"reference": urn(event.procedure_id)} if event.procedure_id else None
-        resource = render_observation(event, subject, part_of)
+        resource = render_observation(event, subject, part_of, kept.get(event.id, []))
         entries.append(_entry(resource, urn(event.id), resource["identifier"][0]))
     return {"resourceType": "Bundle", "type": "transaction", "entry": entries}

@@ -44,6 +44,7 @@ _PATHS: dict[str, dict[str, str]] = {
         "data.scale": "code",
         "data.site": "bodySite",
         "data.procedure_ref": "partOf",
+        "data.identifier": "identifier",
         "occurred_at": "effectiveDateTime",
         "patient": "subject",
     },
@@ -54,6 +55,7 @@ _PATHS: dict[str, dict[str, str]] = {
         "occurred_at": "performedDateTime",
         "patient": "subject",
         "data.procedure_ref": "identifier",
+        "data.identifier": "identifier",
     },
     "Patient": {
         "data.birth_date": "birthDate",

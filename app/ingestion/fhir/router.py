@@ -84,7 +84,9 @@ IfNoneExist = Annotated[
     str | None,
     Header(
         description="Conditional create: `identifier=system|value`. When a record with that "
-        "identifier exists, nothing is created and it is returned with 200.",
+        "identifier exists, nothing is created and it is returned with 200. Without it, a "
+        "Procedure or Observation whose own identifier is already stored (the same patient's) "
+        "is answered the same way: a create sent again, or many times at once, is never a copy.",
         examples=["identifier=urn:example:bcch:obs|OBS-0042"],
     ),
 ]
@@ -102,7 +104,8 @@ def _fhir(
     description="`batch`: each entry succeeds or fails on its own (`batch-response`). "
     "`transaction`: all entries or none (`transaction-response`, or an OperationOutcome naming "
     "every refused entry). Entries are POSTs; `request.ifNoneExist` makes them conditional "
-    "(idempotent). Entries may refer to each other by `fullUrl` (`urn:uuid:...`).",
+    "(idempotent); without it, an entry whose identifier is already stored is answered 200 too. "
+    "Entries may refer to each other by `fullUrl` (`urn:uuid:...`).",
     dependencies=[Depends(json_body_only)],
     response_class=JSONResponse,
     responses={200: _RESOURCE, **ERRORS},

@@ -2,7 +2,7 @@
 Bundles, through the same event pipeline as POST /api/v1/events."""
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
@@ -14,10 +14,10 @@ from sqlalchemy.orm import selectinload
 
 from app.config import get_settings
 from app.errors import DomainError, FieldIssue
+from app.ingestion import identifiers
 from app.ingestion import service as pipeline
 from app.ingestion.context import Context
-from app.ingestion.fhir import inbound, outbound
-from app.ingestion.fhir.codes import FOLLOW_UP_SYSTEM
+from app.ingestion.fhir import identity, inbound, outbound
 from app.ingestion.fhir.inbound import Envelope, FhirError, References
 from app.ingestion.fhir.outcome import fhir_path, outcome_of
 from app.ingestion.mappers import Incoming
@@ -62,30 +62,6 @@ def _in_fhir_terms(exc: DomainError, resource_type: str, where: str) -> DomainEr
     return DomainError(err.detail, err.code, err.status, errors or (FieldIssue(where, err.detail),))
 
 
-async def _existing(
-    ctx: Context, resource_type: str, condition: tuple[str, str] | None
-) -> uuid.UUID | None:
-    """Conditional create: the record this identifier already names, if any."""
-    if condition is None:
-        return None
-    if resource_type == "Patient":
-        await ctx.load_patients([condition])
-        found = ctx.patients.get(condition)
-        return found.id if found else None
-    if resource_type == "Procedure":
-        procedure = await ctx.procedure(condition)
-        return procedure.id if procedure else None
-    if condition[0] == FOLLOW_UP_SYSTEM:
-        try:
-            follow_up_id = uuid.UUID(condition[1])
-        except ValueError:
-            return None
-        return await ctx.session.scalar(
-            select(FollowUpEvent.id).where(FollowUpEvent.id == follow_up_id)
-        )
-    return None  # otherwise the event log's key makes the create idempotent
-
-
 def _record_id(resource_type: str, results: list[EventResult]) -> uuid.UUID | None:
     ids = results[0].ids
     value = getattr(ids, ID_OF[resource_type], None) if ids else None
@@ -110,6 +86,47 @@ def _answer(resource_type: str, results: list[EventResult], where: str) -> Answe
     return Answer(201 if created else 200, resource_type, _record_id(resource_type, results))
 
 
+@dataclass
+class Prepared:
+    """One create, before the pipeline: already answered, or its events."""
+
+    answer: Answer | None = None
+    events: list[Incoming] = field(default_factory=list)
+    existed: bool = False  # a Patient known before: its registration updates it (200)
+
+    def answered(self, answer: Answer) -> Answer:
+        if self.existed and answer.status == 201:
+            answer.status = 200
+        return answer
+
+
+async def _prepare(
+    ctx: Context,
+    resource_type: str,
+    resource: BaseModel,
+    payload: dict[str, Any],
+    condition: tuple[str, str] | None,
+    refs: References,
+    full_url: str | None,
+    where: str,
+) -> Prepared:
+    """Already there (by its condition, or a plain create by its identifiers): 200; otherwise
+    its events, keyed so that the same create sent again or at once is one event."""
+    found = await identity.by_condition(ctx, resource_type, condition)
+    if found is not None:
+        return Prepared(Answer(200, resource_type, found))
+    event_id = identity.event_id(resource_type, condition, resource, payload)
+    env = Envelope(get_settings().fhir_source, event_id, payload)
+    events = inbound.to_events(resource, env, refs, full_url, where)
+    subject = events[0].patient
+    if condition is None:
+        found = await identity.sent_before(ctx, resource_type, resource, subject, where)
+        if found is not None:
+            return Prepared(Answer(200, resource_type, found))
+    existed = resource_type == "Patient" and await identity.known_patient(ctx, subject)
+    return Prepared(events=events, existed=existed)
+
+
 async def create(
     session: AsyncSession, resource_type: str, body: dict[str, Any], if_none_exist: str | None
 ) -> Answer:
@@ -119,17 +136,23 @@ async def create(
     inbound.screen(body, resource_type)
     resource = inbound.validate(body, resource_type)
     condition = inbound.parse_condition(if_none_exist, "If-None-Exist")
-    ctx = Context(session)
-    found = await _existing(ctx, resource_type, condition)
-    if found is not None:
-        return Answer(200, resource_type, found)
-    env = Envelope(get_settings().fhir_source, inbound.event_id(resource_type, condition), body)
-    events = inbound.to_events(resource, env, References(), None, resource_type)
+    prepared = await _prepare(
+        Context(session),
+        resource_type,
+        resource,
+        body,
+        condition,
+        References(),
+        None,
+        resource_type,
+    )
+    if prepared.answer is not None:
+        return prepared.answer
     try:
-        results = await pipeline.process(session, list(events), isolate=False)
+        results = await pipeline.process(session, list(prepared.events), isolate=False)
     except DomainError as exc:
         raise _in_fhir_terms(exc, resource_type, resource_type) from None
-    return _answer(resource_type, results, resource_type)
+    return prepared.answered(_answer(resource_type, results, resource_type))
 
 
 async def bundle(session: AsyncSession, body: dict[str, Any]) -> dict[str, Any]:
@@ -157,9 +180,9 @@ async def bundle(session: AsyncSession, body: dict[str, Any]) -> dict[str, Any]:
         if e.resource is not None
     ]
     refs = inbound.references(resources, "Bundle.entry")
-    source = get_settings().fhir_source
     ctx = Context(session)
     answers: dict[int, Answer] = {}
+    prepared: dict[int, Prepared] = {}
     items: list[Incoming | DomainError] = []
     owner: list[int] = []  # entry index of each item
     for i, entry in enumerate(entries):
@@ -194,17 +217,15 @@ async def bundle(session: AsyncSession, body: dict[str, Any]) -> dict[str, Any]:
             condition = inbound.parse_condition(
                 entry.request.ifNoneExist, f"Bundle.entry[{i}].request.ifNoneExist"
             )
-            found = await _existing(ctx, resource_type, condition)
-            if found is not None:
-                answers[i] = Answer(200, resource_type, found)
-                continue
-            env = Envelope(
-                source,
-                inbound.event_id(resource_type, condition),
-                resource.model_dump(mode="json", by_alias=True, exclude_none=True),
-            )
+            payload = resource.model_dump(mode="json", by_alias=True, exclude_none=True)
             full_url = str(entry.fullUrl) if entry.fullUrl else None
-            for ev in inbound.to_events(resource, env, refs, full_url, where):
+            prepared[i] = await _prepare(
+                ctx, resource_type, resource, payload, condition, refs, full_url, where
+            )
+            if (answer := prepared[i].answer) is not None:
+                answers[i] = answer
+                continue
+            for ev in prepared[i].events:
                 items.append(ev)
                 owner.append(i)
         except DomainError as exc:
@@ -221,8 +242,8 @@ async def bundle(session: AsyncSession, body: dict[str, Any]) -> dict[str, Any]:
     for i, entry_results in per_entry.items():
         resource = entries[i].resource
         assert resource is not None
-        answers[i] = _answer(
-            resource.get_resource_type(), entry_results, f"Bundle.entry[{i}].resource"
+        answers[i] = prepared[i].answered(
+            _answer(resource.get_resource_type(), entry_results, f"Bundle.entry[{i}].resource")
         )
     failed = [a for i, a in sorted(answers.items()) if a.status >= 400]
     if transaction and failed:
@@ -267,14 +288,17 @@ async def render(session: AsyncSession, resource_type: str, record_id: uuid.UUID
         )
         if procedure is None:
             raise FhirNotFound(resource_type, record_id)
+        kept = await identifiers.of_records(session, "Procedure", [record_id])
         return outbound.render_procedure(
-            procedure, {"reference": f"Patient/{procedure.patient_id}"}
+            procedure, {"reference": f"Patient/{procedure.patient_id}"}, kept.get(record_id, [])
         )
     event = await session.get(FollowUpEvent, record_id)
     if event is None or event.kind not in outbound.OBSERVED_KINDS or event.scale is None:
         raise FhirNotFound(resource_type, record_id)
     part_of = {"reference": f"Procedure/{event.procedure_id}"} if event.procedure_id else None
-    return outbound.render_observation(event, {"reference": f"Patient/{event.patient_id}"}, part_of)
+    kept = await identifiers.of_records(session, "Observation", [record_id])
+    subject = {"reference": f"Patient/{event.patient_id}"}
+    return outbound.render_observation(event, subject, part_of, kept.get(record_id, []))
 
 
 class FhirNotFound(DomainError):
