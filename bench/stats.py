@@ -14,8 +14,8 @@ events per episode), bulk-inserted through SQLAlchemy Core. Then, in the same ru
 - outcomes: the whole request through the ASGI app (authentication, audit row, summary check,
   aggregates, suppression, JSON), uncached, with a stats:research key (exact) and a stats:read
   key (suppressed: adds the patient counts and the suppression), unfiltered and with a
-  selective filter (one histology, paediatric, first sessions in a 3-year range);
-- pain-trajectory (weekly) and breakdown (by histology), uncached;
+  selective filter (one histology group, paediatric, first sessions in a 3-year range);
+- pain-trajectory (weekly) and breakdown (by histology group), uncached;
 - outcomes cached: repeated reads with nothing written in between;
 - outcomes after a write: one follow-up inserted before each request (that patient is
   recomputed, the cache is bypassed).
@@ -60,7 +60,7 @@ OUTCOMES = "/api/v1/stats/outcomes"
 TRAJECTORY = "/api/v1/stats/pain-trajectory"
 BREAKDOWN = "/api/v1/stats/breakdown"
 SELECTIVE = {
-    "histology": "Ewing sarcoma",
+    "histology": "VIII",  # malignant bone tumours: Ewing sarcoma and osteosarcoma
     "age_band": "paediatric",
     "performed_from": "2018-01-01",
     "performed_to": "2020-12-31",

@@ -59,6 +59,14 @@ ADULT_HISTOLOGY = (
     ("multiple myeloma", 30), ("breast carcinoma", 22), ("lung carcinoma", 18),
     ("prostate carcinoma", 12), ("renal cell carcinoma", 8), ("Lymphoma", 6),
 )  # fmt: skip
+# the ICCC-3 group a sender gives with each (app.models.enums.HistologyGroup); none for the
+# two left out, as a sender may send none
+HISTOLOGY_GROUP = {
+    "alveolar rhabdomyosarcoma": "IX", "Ewing sarcoma": "VIII", "neuroblastoma": "IV",
+    "osteosarcoma": "VIII", "Wilms tumour": "VI", "acute lymphoblastic leukaemia": "I",
+    "lymphoma": "II", "Lymphoma": "II", "breast carcinoma": "XI", "lung carcinoma": "XI",
+    "prostate carcinoma": "XI", "renal cell carcinoma": "VI",
+}  # fmt: skip
 SPINE = [f"T{i}" for i in range(1, 13)] + [f"L{i}" for i in range(1, 6)]
 CERVICAL = [f"C{i}" for i in range(3, 8)]
 SACRAL = ["S1", "S2"]
@@ -139,6 +147,7 @@ class _Patient:
         self.birth = (self.first - timedelta(days=age * 365 + rng.randint(0, 364))).date()
         histology = _pick(rng, CHILD_HISTOLOGY if self.child else ADULT_HISTOLOGY)
         self.histology = None if rng.random() < 0.03 else histology
+        self.histology_group = HISTOLOGY_GROUP.get(self.histology or "")
         self.weight = round(rng.uniform(12, 70), 1) if self.child else round(rng.uniform(45, 110))
         self.events: list[dict[str, Any]] = []
         self.treated: list[str] = []
@@ -454,7 +463,8 @@ class _Patient:
                 "id": self.id, "birth_date": self.birth,
                 "sex": _pick(self.rng, (("female", 48), ("male", 48), ("other", 1),
                                         ("unknown", 3))),
-                "histology": self.histology, "primary_site": None,
+                "histology": self.histology, "histology_group": self.histology_group,
+                "primary_site": None,
                 "diagnosis_date": self.first.date() - timedelta(days=200),
                 "relapsed_refractory": True,
                 "death_date": self.death.astimezone(UTC).date() if self.death else None,

@@ -5,6 +5,7 @@ from pydantic import BaseModel, Field
 
 from app.complications.schemas import ComplicationRead
 from app.follow_up.schemas import FollowUpRead
+from app.models.enums import HistologyGroup
 from app.patients.schemas import PatientRead
 from app.procedures.schemas import ProcedureRead
 from app.triggers.schemas import Day14CheckRead, ImagingTriggerRead
@@ -58,6 +59,7 @@ class CaseSummary(BaseModel):
     sex: str
     birth_date: date | None
     histology: str | None
+    histology_group: HistologyGroup | None
     death_date: date | None
     procedures: int
     levels: list[str] = Field(description="Distinct vertebrae treated, craniocaudal.")

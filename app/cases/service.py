@@ -199,6 +199,7 @@ async def list_cases(
                 sex=p.sex,
                 birth_date=p.birth_date,
                 histology=p.histology,
+                histology_group=p.histology_group,
                 death_date=p.death_date,
                 procedures=row.n if row else 0,
                 levels=sorted(set(treated), key=LEVEL_POSITION.__getitem__),

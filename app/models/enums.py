@@ -159,3 +159,28 @@ class TreatmentType(StrEnum):
     surgery = "surgery"
     immunotherapy = "immunotherapy"
     other = "other"
+
+
+class HistologyGroup(StrEnum):
+    """The 12 main diagnostic groups of the International Classification of Childhood Cancer,
+    third edition (ICCC-3; Steliarova-Foucher et al., Cancer 2005;103(7):1457-67), by their
+    numerals: I Leukaemias, myeloproliferative diseases, and myelodysplastic diseases;
+    II Lymphomas and reticuloendothelial neoplasms; III CNS and miscellaneous intracranial and
+    intraspinal neoplasms; IV Neuroblastoma and other peripheral nervous cell tumours;
+    V Retinoblastoma; VI Renal tumours; VII Hepatic tumours; VIII Malignant bone tumours;
+    IX Soft tissue and other extraosseous sarcomas; X Germ cell tumours, trophoblastic tumours,
+    and neoplasms of gonads; XI Other malignant epithelial neoplasms and malignant melanomas;
+    XII Other and unspecified malignant neoplasms."""
+
+    leukaemias = "I"
+    lymphomas = "II"
+    cns = "III"
+    neuroblastoma = "IV"
+    retinoblastoma = "V"
+    renal = "VI"
+    hepatic = "VII"
+    bone = "VIII"
+    soft_tissue = "IX"
+    germ_cell = "X"
+    epithelial = "XI"
+    other = "XII"

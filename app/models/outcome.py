@@ -28,7 +28,7 @@ class OutcomeEpisode(Base):
 
     __tablename__ = "outcome_episodes"
     __table_args__ = (
-        Index("ix_outcome_episodes_histology_key_first_us", "histology_key", "first_us"),
+        Index("ix_outcome_episodes_histology_group_first_us", "histology_group", "first_us"),
         Index("ix_outcome_episodes_first_us", "first_us"),
     )
 
@@ -66,7 +66,7 @@ class OutcomeEpisode(Base):
     kind: Mapped[str] = mapped_column(String(32))
     sex: Mapped[str] = mapped_column(String(16))
     indication: Mapped[str | None] = mapped_column(String(32))
-    histology_key: Mapped[str | None] = mapped_column(String(120))  # lower-cased
+    histology_group: Mapped[str | None] = mapped_column(String(4))  # never the free text
     # level treatments by cement leakage site (levels_treated.leakage; null: not recorded)
     leakage_none: Mapped[int]
     leakage_basivertebral_vein: Mapped[int]
@@ -213,8 +213,7 @@ class OutcomeEpisode(Base):
     cx_cirse_6: Mapped[int | None]
     cx_cirse_ungraded: Mapped[int | None]
 
-    # read by no aggregate: the episode's dates, the patient's histology as recorded
-    histology: Mapped[str | None] = mapped_column(String(120))
+    # read by no aggregate: the episode's dates
     first_at: Mapped[datetime]
     t0: Mapped[datetime]
     ended_at: Mapped[datetime | None]

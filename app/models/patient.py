@@ -1,18 +1,26 @@
 import uuid
 from datetime import date
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, IdMixin, TimestampMixin, VersionedMixin
+from app.models.enums import HistologyGroup
+
+GROUP_CODES = ", ".join(f"'{g.value}'" for g in HistologyGroup)
 
 
 class Patient(IdMixin, TimestampMixin, VersionedMixin, Base):
     __tablename__ = "patients"
+    # the statistics publish the group as a label: nothing outside the vocabulary, whoever writes
+    __table_args__ = (
+        CheckConstraint(f"histology_group IN ({GROUP_CODES})", name="histology_group"),
+    )
 
     birth_date: Mapped[date | None]
     sex: Mapped[str] = mapped_column(String(16), default="unknown")
-    histology: Mapped[str | None] = mapped_column(String(120), index=True)
+    histology: Mapped[str | None] = mapped_column(String(120), index=True)  # free text
+    histology_group: Mapped[str | None] = mapped_column(String(4))  # HistologyGroup
     primary_site: Mapped[str | None] = mapped_column(String(120))
     diagnosis_date: Mapped[date | None]
     relapsed_refractory: Mapped[bool | None]

@@ -1,9 +1,14 @@
-"""GET /stats/breakdown: a few headline figures per histology, spinal region or level count.
+"""GET /stats/breakdown: a few headline figures per histology group, spinal region or level
+count.
 
-Histology and level count (the most levels treated in one session of the episode) partition
-the cohort's episodes, and histology its patients: the groups add up to the total, and
-complementary suppression runs across them. An episode can span regions, so region groups
-overlap and are not additive.
+Histology groups and level count (the most levels treated in one session of the episode)
+partition the cohort's episodes, and histology groups its patients: the groups add up to the
+total, and complementary suppression runs across them. An episode can span regions, so region
+groups overlap and are not additive.
+
+A group's name is published as is, so it only ever comes from a closed vocabulary: the ICCC-3
+codes the sender gave (app.models.enums.HistologyGroup), `not_recorded`, the regions, the level
+counts. Never the free-text histology, which can hold anything typed into it.
 """
 
 from collections.abc import Sequence
@@ -14,6 +19,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, literal, not_, true
 from sqlalchemy.sql.elements import ColumnElement
 
+from app.models.enums import HistologyGroup
 from app.outcomes import queries, schemas
 from app.outcomes.cohort import Cohort
 from app.outcomes.dialect import DAY_US
@@ -21,6 +27,10 @@ from app.outcomes.sheet import Sheet
 from app.procedures.levels import Region
 
 LEVEL_GROUPS = ("0", "1", "2", "3", "4", "5+")
+NOT_RECORDED = "not_recorded"  # no histology group; not XII, a group of its own
+HISTOLOGY_ORDER = {
+    name: i for i, name in enumerate((*(g.value for g in HistologyGroup), NOT_RECORDED))
+}
 TOTAL = "total"
 MEASURES = ("baseline_pain", "pain_d14", "pain_d30")
 RATES = (("success", "both"), ("complete", "eligible"), ("free", "known"))
@@ -97,7 +107,7 @@ def _parts(cohort: Cohort, by: Dimension) -> list[_Part]:
             narrowed = Cohort(**{**cohort.__dict__, "regions": (region.value,)})
             parts.append(_Part(queries.episodes(narrowed), None, region.value))
     elif by is Dimension.histology:
-        parts.append(_Part(src, func.coalesce(src.c.histology_key, literal("unknown"))))
+        parts.append(_Part(src, func.coalesce(src.c.histology_group, literal(NOT_RECORDED))))
     else:
         levels = case(
             *((src.c.max_levels == int(g), g) for g in LEVEL_GROUPS[:-1]),
@@ -125,7 +135,7 @@ async def breakdown_sheet(
             patients = await queries.distinct_patients(
                 run, part.source, part.source.c.patient_id, conditions, group=part.group
             )
-        for key, agg in sorted(found.items(), key=lambda kv: str(kv[0])):
+        for key, agg in sorted(found.items(), key=lambda kv: _order(by, kv[0])):
             name = part.name if part.group is None else str(key)
             if part.group is not None or name != TOTAL:
                 groups.append(name)
@@ -140,6 +150,11 @@ async def breakdown_sheet(
         "total": _row(sheet, TOTAL),
         "groups": [_row(sheet, g) for g in groups],
     }
+
+
+def _order(by: Dimension, key: Any) -> tuple[int, str]:
+    """Histology groups I to XII, then not_recorded; other groups by name."""
+    return (HISTOLOGY_ORDER.get(key, 0), "") if by is Dimension.histology else (0, str(key))
 
 
 def _record(sheet: Sheet, name: str, agg: queries.Aggregate, patients: dict[str, int]) -> None:

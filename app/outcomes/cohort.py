@@ -43,12 +43,13 @@ class Cohort:
     """Every filter narrows; an empty tuple means no filter on that attribute.
 
     Attributes of an episode: its first session's kind, indication and date; the patient's
-    histology (case-insensitive), sex and age at the first session; the spinal regions of its
-    levels (any of those asked); the most levels treated in one of its sessions; staged (a
-    series) or single; repeat (a level treated before by the same kind of procedure) or first.
+    histology group (ICCC-3 codes, app.models.enums.HistologyGroup; never the free-text
+    histology), sex and age at the first session; the spinal regions of its levels (any of
+    those asked); the most levels treated in one of its sessions; staged (a series) or single;
+    repeat (a level treated before by the same kind of procedure) or first.
     """
 
-    histology: tuple[str, ...] = ()
+    histology_groups: tuple[str, ...] = ()  # the `histology` filter
     age_bands: tuple[AgeBand, ...] = ()
     sex: tuple[str, ...] = ()
     kinds: tuple[str, ...] = DEFAULT_KINDS
@@ -64,7 +65,7 @@ class Cohort:
     def describe(self) -> dict[str, object]:
         """The filters as applied, for the response."""
         return {
-            "histology": list(self.histology),
+            "histology": list(self.histology_groups),
             "age_bands": [b.value for b in self.age_bands],
             "sex": list(self.sex),
             "kinds": list(self.kinds),

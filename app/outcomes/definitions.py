@@ -14,7 +14,7 @@ from app.models.enums import AUGMENTATION_KINDS, Leakage, Sir2017, SirClassic
 from app.outcomes.dialect import Dialect
 
 # bump when a definition changes: the next refresh then rebuilds every summary row
-SUMMARY_VERSION = "7"
+SUMMARY_VERSION = "8"
 AUGMENTATION = sorted(AUGMENTATION_KINDS)
 MEASURES = {"pain": "pain", "ps": "performance", "odi": "function"}
 DAYS = tuple(TIME_POINTS)

@@ -213,8 +213,7 @@ def episode_base(scope: Scope, sess: Any, lv: Any) -> tuple[Any, Any]:
             firsts.c.kind,
             firsts.c.indication,
             pt.c.sex,
-            pt.c.histology,
-            func.lower(pt.c.histology).label("histology_key"),
+            pt.c.histology_group,
             age.label("age"),
             pt.c.death_date,
             case((pt.c.death_date.is_(None), None), else_=d.date_us(pt.c.death_date)).label(

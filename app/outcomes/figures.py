@@ -97,7 +97,8 @@ class OutcomeFigures:
         self.sheet.grain("episodes", self.src, self.src.c.patient_id, self.src.c.patient_episodes)
         # the imaging triggers, a grain of their own: joined to the episode figures' scan, they
         # made it project every column it reads through the join (a fifth of its time at 100k)
-        indexed = self.cohort.histology or self.cohort.performed_from or self.cohort.performed_to
+        cohort = self.cohort
+        indexed = cohort.histology_groups or cohort.performed_from or cohort.performed_to
         by_key = self.dialect.postgres and not indexed
         self.triggers = episode_triggers(self.cohort, self.src, by_key=by_key)
         t = self.triggers.c

@@ -105,8 +105,8 @@ def day_start_us(day: date) -> int:
 
 def cohort_filter(cohort: Cohort) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = []
-    if cohort.histology:
-        where.append(e.c.histology_key.in_(sorted({h.strip().lower() for h in cohort.histology})))
+    if cohort.histology_groups:
+        where.append(e.c.histology_group.in_(sorted(set(cohort.histology_groups))))
     if cohort.age_bands:
         bands = []
         for band in cohort.age_bands:

@@ -14,7 +14,7 @@ from app.auth.dependencies import CurrentPrincipal
 from app.auth.scopes import STATS_RESEARCH
 from app.db import SessionDep
 from app.errors import problem_responses
-from app.models.enums import Indication, ProcedureKind, Sex
+from app.models.enums import HistologyGroup, Indication, ProcedureKind, Sex
 from app.outcomes import service
 from app.outcomes.breakdown import Dimension
 from app.outcomes.cohort import DEFAULT_KINDS, AgeBand, Cohort
@@ -38,7 +38,13 @@ class Unit(StrEnum):
 
 
 def cohort_filters(
-    histology: Annotated[list[str] | None, Query(description="Case-insensitive.")] = None,
+    histology: Annotated[
+        list[HistologyGroup] | None,
+        Query(
+            description="The patient's ICCC-3 histology group, I-XII (see HistologyGroup); "
+            "patients without one are left out. The free-text histology is no filter."
+        ),
+    ] = None,
     age_band: Annotated[
         list[AgeBand] | None,
         Query(description="Age at the first session: paediatric (< 18), adult, or a band."),
@@ -70,7 +76,7 @@ def cohort_filters(
     ] = None,
 ) -> Cohort:
     return Cohort(
-        histology=tuple(histology or ()),
+        histology_groups=tuple(h.value for h in histology or ()),
         age_bands=tuple(age_band or ()),
         sex=tuple(s.value for s in sex or ()),
         kinds=tuple(k.value for k in kind) if kind else DEFAULT_KINDS,
@@ -127,9 +133,11 @@ async def pain_trajectory(
 @router.get(
     "/breakdown",
     response_model=BreakdownRead,
-    summary="Headline figures per histology, spinal region or level count",
+    summary="Headline figures per histology group, spinal region or level count",
     description="Patients, episodes, sessions, baseline and day-14/30 pain, clinical success "
-    "at 2 weeks, day-14 completeness and day-30 opioid-free rate, per group." + SUPPRESSION,
+    "at 2 weeks, day-14 completeness and day-30 opioid-free rate, per group. Histology: per "
+    "ICCC-3 group (I-XII, in that order), then `not_recorded` (patients without one); never "
+    "per free-text histology." + SUPPRESSION,
     responses=problem_responses(422),
 )
 async def breakdown(

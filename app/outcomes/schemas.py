@@ -9,6 +9,8 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
+from app.models.enums import HistologyGroup
+
 
 class Figure(BaseModel):
     """A count."""
@@ -143,7 +145,7 @@ class SuppressedCell(BaseModel):
 
 
 class CohortRead(BaseModel):
-    histology: list[str]
+    histology: list[HistologyGroup]
     age_bands: list[str]
     sex: list[str]
     kinds: list[str]
@@ -202,7 +204,10 @@ class TrajectoryRead(BaseModel):
 
 
 class BreakdownRow(BaseModel):
-    group: str
+    group: str = Field(
+        description="`total`; or by histology an ICCC-3 group code (I-XII) or `not_recorded`, "
+        "by region cervical, thoracic, lumbar or sacral, by level count 0-4 or 5+."
+    )
     patients: Figure
     episodes: Figure
     sessions: Figure

@@ -6,7 +6,13 @@ from pydantic import Field, field_serializer, model_validator
 
 from app.auth.visibility import identifiers_visible
 from app.common.schemas import InputModel, PastDate, ReadModel
-from app.models.enums import Sex
+from app.models.enums import HistologyGroup, Sex
+
+HISTOLOGY = "Tumour histology, free text as recorded (never published by the statistics)."
+HISTOLOGY_GROUP = (
+    "The ICCC-3 main diagnostic group, I-XII (see HistologyGroup), as the sender classifies "
+    "the tumour: never derived from `histology`. The statistics group and filter by it."
+)
 
 
 class IdentifierIn(InputModel):
@@ -22,7 +28,8 @@ class IdentifierRead(ReadModel):
 class PatientFields(InputModel):
     birth_date: PastDate | None = None
     sex: Sex = Sex.unknown
-    histology: str | None = Field(None, max_length=120, description="Tumour histology.")
+    histology: str | None = Field(None, max_length=120, description=HISTOLOGY)
+    histology_group: HistologyGroup | None = Field(None, description=HISTOLOGY_GROUP)
     primary_site: str | None = Field(None, max_length=120)
     diagnosis_date: PastDate | None = None
     relapsed_refractory: bool | None = None
@@ -59,6 +66,7 @@ class PatientCreate(PatientFields):
                     "birth_date": "2005-03-14",
                     "sex": "female",
                     "histology": "alveolar rhabdomyosarcoma",
+                    "histology_group": "IX",
                     "primary_site": "unknown primary",
                     "diagnosis_date": "2017-11-02",
                     "relapsed_refractory": True,
@@ -74,7 +82,8 @@ class PatientUpdate(InputModel):
     identifiers: list[IdentifierIn] | None = Field(None, max_length=20)
     birth_date: PastDate | None = None
     sex: Sex | None = None
-    histology: str | None = Field(None, max_length=120)
+    histology: str | None = Field(None, max_length=120, description=HISTOLOGY)
+    histology_group: HistologyGroup | None = Field(None, description=HISTOLOGY_GROUP)
     primary_site: str | None = Field(None, max_length=120)
     diagnosis_date: PastDate | None = None
     relapsed_refractory: bool | None = None
@@ -93,6 +102,7 @@ class PatientRead(ReadModel):
     birth_date: date | None
     sex: Sex
     histology: str | None
+    histology_group: HistologyGroup | None
     primary_site: str | None
     diagnosis_date: date | None
     relapsed_refractory: bool | None

@@ -9,6 +9,7 @@ from httpx import AsyncClient
 from sqlalchemy import select
 
 from app.db import get_sessionmaker
+from app.ingestion.mappers import parse_event
 from app.models import Complication, EventLog, FollowUpEvent, Patient, PatientIdentifier, Procedure
 from tests.factories import make_patient
 from tests.ingestion.helpers import MRN, SOURCE, count, event, pain, post, procedure
@@ -120,6 +121,38 @@ async def test_a_registration_completes_a_patient_known_from_earlier_events(
     assert await count(Patient) == 1
     patient = (await client.get(f"/api/v1/patients/{first['ids']['patient_id']}")).json()
     assert patient["sex"] == "male"
+
+
+async def test_patient_registered_carries_the_histology_group(client: AsyncClient) -> None:
+    data = {"histology": "Wilms tumour", "histology_group": "VI"}
+    response = await post(client, event("patient.registered", "r1", data))
+    assert response.status_code == 201, response.text
+    url = f"/api/v1/patients/{response.json()['ids']['patient_id']}"
+    patient = (await client.get(url)).json()
+    assert patient["histology_group"] == "VI" and patient["histology"] == "Wilms tumour"
+    await post(client, event("patient.registered", "r2", {"histology_group": "IX"}))
+    assert (await client.get(url)).json()["histology_group"] == "IX"
+    await post(client, event("patient.registered", "r3", {"sex": "male"}))  # omitted: kept
+    assert (await client.get(url)).json()["histology_group"] == "IX"
+    await post(client, event("patient.registered", "r4", {"histology_group": None}))
+    assert (await client.get(url)).json()["histology_group"] is None
+    bad = await post(client, event("patient.registered", "r5", {"histology_group": "Wilms"}))
+    assert bad.status_code == 422, bad.text
+    assert [e["field"] for e in bad.json()["errors"]] == ["data.histology_group"]
+
+
+def test_a_registration_logged_before_histology_groups_still_replays() -> None:
+    """The event log keeps each event's hash; a registration sent before revision 0012 (no
+    histology_group) and sent again must hash as it did then: a replay, not a conflict."""
+    data = {"birth_date": "2005-03-14", "sex": "female", "histology": "alveolar rhabdomyosarcoma"}
+    logged_before = {
+        "r1": "52dd003f24d1046f77e1892372120faa824691dddad1834a3a228e607b4a5bc1",
+        "r2": "1c57cb820712b51bd77ad7a1111c9eaa37d847cc4554741ff9577da453628d7c",
+    }
+    assert parse_event(event("patient.registered", "r1", data)).fingerprint == logged_before["r1"]
+    assert parse_event(event("patient.registered", "r2")).fingerprint == logged_before["r2"]
+    with_group = parse_event(event("patient.registered", "r1", {**data, "histology_group": "IX"}))
+    assert with_group.fingerprint != logged_before["r1"]
 
 
 async def test_procedure_performed_records_levels_work_up_and_the_senders_reference(

@@ -219,9 +219,7 @@ def episodes_of(registry: Registry, t: rules.Thresholds, worsening_points: float
 
 def in_cohort(ep: Ep, c: Cohort) -> bool:
     e, p, first = ep.episode, ep.patient, ep.sessions[0]
-    if c.histology and (p["histology"] or "").lower() not in {h.lower() for h in c.histology}:
-        return False
-    if c.histology and p["histology"] is None:
+    if c.histology_groups and p["histology_group"] not in c.histology_groups:
         return False
     if c.age_bands:
         born = p["birth_date"]

@@ -33,8 +33,8 @@ COHORTS: list[tuple[dict[str, Any], Cohort]] = [
         Cohort(kinds=("vertebroplasty", "kyphoplasty", "cryoablation", "radiotherapy")),
     ),
     (
-        {"histology": ["Ewing sarcoma", "MULTIPLE MYELOMA"]},
-        Cohort(histology=("Ewing sarcoma", "MULTIPLE MYELOMA")),
+        {"histology": ["VIII", "XI"]},
+        Cohort(histology_groups=("VIII", "XI")),
     ),
     ({"age_band": "paediatric"}, Cohort(age_bands=(AgeBand.paediatric,))),
     (

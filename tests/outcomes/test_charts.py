@@ -137,7 +137,7 @@ def _row(group: str, eps: list[Ep], now: datetime) -> dict[str, Any]:
 
 def _group(ep: Ep, by: str) -> list[str]:
     if by == "histology":
-        return [(ep.patient["histology"] or "unknown").lower()]
+        return [ep.patient["histology_group"] or "not_recorded"]
     if by == "level_count":
         widest = max(per_session(ep).values(), default=0)
         return [str(widest) if widest < 5 else "5+"]

@@ -60,3 +60,23 @@ async def test_paper_outcomes(
     cryo = await _stats(client, kind="cryoablation")
     assert cryo["complications"]["total"]["value"] == 1
     assert cryo["complications"]["symptomatic"]["n"] == 1
+
+
+async def test_paper_cases_by_histology_group(
+    client: AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Cases 1 and 3 (alveolar rhabdomyosarcoma) are ICCC-3 group IX, soft tissue sarcomas;
+    case 2 (Wilms tumour) group VI, renal tumours."""
+    await load_all(sessionmaker)
+    response = await client.get(
+        "/api/v1/stats/breakdown", params={"by": "histology", "kind": "vertebroplasty"}
+    )
+    assert response.status_code == 200, response.text
+    groups = {row["group"]: row for row in response.json()["groups"]}
+    assert list(groups) == ["VI", "IX"]
+    assert groups["IX"]["patients"]["value"] == 2
+    assert groups["IX"]["episodes"]["value"] == 2  # case 3's two-stage series counts once
+    assert groups["VI"]["patients"]["value"] == 1
+    assert groups["VI"]["episodes"]["value"] == 3  # case 2: L3 three times
+    narrowed = await _stats(client, kind="vertebroplasty", histology="IX")
+    assert narrowed["counts"]["patients"]["value"] == 2

@@ -148,3 +148,40 @@ async def test_extra_fields_and_future_dates_are_named(client: AsyncClient) -> N
     future = await client.post("/api/v1/patients", json={"birth_date": "2999-01-01"})
     assert future.status_code == 422
     assert future.json()["errors"][0]["field"] == "birth_date"
+
+
+async def test_the_histology_group_is_a_coded_field_beside_the_free_text(
+    client: AsyncClient,
+) -> None:
+    """The sender gives the ICCC-3 group; the registry never derives it from the free text."""
+    guessable = await make_patient(client, histology="Wilms tumour")
+    assert guessable["histology_group"] is None
+    patient = await make_patient(client, histology="Wilms tumour", histology_group="VI")
+    url = f"/api/v1/patients/{patient['id']}"
+    read = await client.get(url)
+    assert read.json()["histology_group"] == "VI"
+    assert read.json()["histology"] == "Wilms tumour"
+    moved = await client.patch(
+        url, json={"histology_group": "IX"}, headers={"If-Match": read.headers["etag"]}
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["histology_group"] == "IX"
+    assert moved.json()["histology"] == "Wilms tumour"  # as recorded
+    cleared = await client.patch(
+        url, json={"histology_group": None}, headers={"If-Match": moved.headers["etag"]}
+    )
+    assert cleared.status_code == 200, cleared.text
+    assert cleared.json()["histology_group"] is None
+
+
+async def test_a_histology_group_outside_the_vocabulary_is_named(client: AsyncClient) -> None:
+    for value in ("renal", "vi", "XIII", "Wilms tumour", 6):
+        response = await client.post("/api/v1/patients", json={"histology_group": value})
+        assert response.status_code == 422, response.text
+        assert [e["field"] for e in response.json()["errors"]] == ["histology_group"]
+    patient = await make_patient(client)
+    url = f"/api/v1/patients/{patient['id']}"
+    etag = (await client.get(url)).headers["etag"]
+    bad = await client.patch(url, json={"histology_group": "sarcoma"}, headers={"If-Match": etag})
+    assert bad.status_code == 422
+    assert [e["field"] for e in bad.json()["errors"]] == ["histology_group"]
