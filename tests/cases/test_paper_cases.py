@@ -155,6 +155,7 @@ async def test_case_list_filters(cases: dict[str, dict[str, Any]], client: Async
         await client.get("/api/v1/cases", params={"histology": "alveolar rhabdomyosarcoma"})
     ).json()
     assert len(rms["items"]) == 2
+    assert {c["histology_group"] for c in rms["items"]} == {"IX"}  # soft tissue sarcomas
     in_2015 = (
         await client.get(
             "/api/v1/cases",
