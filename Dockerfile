@@ -1,4 +1,5 @@
-# Slim, non-root image: runs migrations, then the API.
+# Slim, non-root image. `setup`, as the schema's owner: migrations and the app role's grants;
+# `api` (the default), as the app role: the API (docker/entrypoint.sh, docker-compose.yml).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -1,4 +1,4 @@
-"""Command line: `vertebro serve | migrate | seed | keys | triggers | worker | stats`."""
+"""Command line: `vertebro serve | migrate | seed | keys | triggers | worker | stats | db`."""
 
 import asyncio
 import os
@@ -10,6 +10,7 @@ from alembic.config import Config
 from rich.console import Console
 
 from app.auth.cli import keys_app
+from app.db_roles import db_app
 from app.outcomes.cli import stats_app
 from app.triggers.cli import triggers_app, worker_command
 
@@ -17,6 +18,7 @@ app = typer.Typer(help="Vertebroplasty outcomes registry.", no_args_is_help=True
 app.add_typer(keys_app, name="keys")
 app.add_typer(triggers_app, name="triggers")
 app.add_typer(stats_app, name="stats")
+app.add_typer(db_app, name="db")
 app.command("worker")(worker_command)
 console = Console(stderr=True)
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,12 +60,24 @@ def serve(
     host: str = typer.Option("127.0.0.1", envvar="HOST"),
     port: int = typer.Option(8000, envvar="PORT"),
     workers: int = typer.Option(1, envvar="WEB_CONCURRENCY"),
+    forwarded_allow_ips: str = typer.Option(
+        "127.0.0.1,::1",
+        envvar="FORWARDED_ALLOW_IPS",
+        help="The reverse proxies (addresses or networks, comma-separated) whose "
+        "X-Forwarded-For is believed; never *.",
+    ),
 ) -> None:
-    """Serve the API with uvicorn."""
+    """Serve the API with uvicorn (limits: app/serving.py)."""
     import uvicorn
 
+    from app.serving import uvicorn_options
+
+    try:
+        options = uvicorn_options(forwarded_allow_ips)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="FORWARDED_ALLOW_IPS") from exc
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    uvicorn.run("app.main:app", host=host, port=port, workers=workers, proxy_headers=True)
+    uvicorn.run("app.main:app", host=host, port=port, workers=workers, **options)
 
 
 def main() -> None:

@@ -8,6 +8,25 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # The development default of SECRET_KEY; production refuses to start with it.
 DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me"
+# A hand-made SECRET_KEY is refused in production by these marks (not a measure of entropy).
+# 10, not 16: 32 random hex digits (`openssl rand -hex 16`) often show only 12 to 15 of the 16.
+SECRET_KEY_MIN_LENGTH = 32
+SECRET_KEY_MIN_DISTINCT = 10
+
+
+def secret_key_problem(secret: str) -> str | None:
+    """Why `secret` is no key for production (None when it may be one)."""
+    advice = "generate one, e.g. `openssl rand -base64 32`"
+    if secret == DEV_SECRET_KEY or len(secret) < SECRET_KEY_MIN_LENGTH:
+        return f"SECRET_KEY must be a random value of at least {SECRET_KEY_MIN_LENGTH} characters"
+    if (distinct := len(set(secret))) < SECRET_KEY_MIN_DISTINCT:
+        return (
+            f"SECRET_KEY has only {distinct} distinct characters (at least "
+            f"{SECRET_KEY_MIN_DISTINCT}): it is not random; {advice}"
+        )
+    if secret in (secret + secret)[1:-1]:  # a shorter block repeated
+        return f"SECRET_KEY repeats a shorter sequence: it is not random; {advice}"
+    return None
 
 
 class Settings(BaseSettings):
@@ -68,6 +87,13 @@ class Settings(BaseSettings):
     # again (per process). A revocation is at once in the process that made it, within N
     # seconds in the others. 0: read the key on every request.
     auth_cache_seconds: float = Field(5.0, ge=0, le=300)
+    # `vertebro serve` (app/serving.py): a request's headers must arrive within this many
+    # seconds and fit in this many bytes and fields (else 408 / 431); a body may pause this
+    # long between reads (else 408).
+    http_header_timeout_s: float = Field(10.0, gt=0)
+    http_body_timeout_s: float = Field(30.0, gt=0)
+    http_max_header_bytes: int = Field(32 * 1024, ge=4096)
+    http_max_headers: int = Field(100, ge=16)
 
     @field_validator("cors_origins", "oauth2_algorithms", mode="before")
     @classmethod
@@ -89,9 +115,8 @@ class Settings(BaseSettings):
         if self.environment != "production":
             return []
         problems = []
-        secret = self.secret_key.get_secret_value()
-        if secret == DEV_SECRET_KEY or len(secret) < 32:
-            problems.append("SECRET_KEY must be set to a random value of at least 32 characters")
+        if secret_problem := secret_key_problem(self.secret_key.get_secret_value()):
+            problems.append(secret_problem)
         if self.database_echo:
             problems.append("DATABASE_ECHO would log parameter values (patient data)")
         if "*" in self.cors_origins:

@@ -4,12 +4,20 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi.exceptions import RequestValidationError
 
 from app import health
 from app.audit.router import router as audit_router
-from app.auth.dependencies import include_guarded
+from app.auth.dependencies import authenticated_first, include_guarded
 from app.auth.router import router as api_keys_router
-from app.auth.scopes import ADMIN, CASES_READ, CASES_WRITE, STATS_READ, TRIGGERS_MANAGE
+from app.auth.scopes import (
+    ADMIN,
+    CASES_READ,
+    CASES_WRITE,
+    STATS_READ,
+    TRIGGERS_MANAGE,
+    TRIGGERS_READ,
+)
 from app.cases.router import router as cases_router
 from app.complications.router import router as complications_router
 from app.config import get_settings
@@ -19,7 +27,12 @@ from app.follow_up.router import router as follow_up_router
 from app.gc_tuning import tune_gc
 from app.ingestion.fhir.router import read as fhir_read_router
 from app.ingestion.fhir.router import write as fhir_write_router
-from app.ingestion.idempotency import IdempotencyKeyMiddleware, claim_idempotency_key
+from app.ingestion.idempotency import (
+    IdempotencyKeyMiddleware,
+    IdempotentReplay,
+    answer_replay,
+    claim_idempotency_key,
+)
 from app.ingestion.router import router as events_router
 from app.middleware import configure_logging, install_middleware
 from app.notifications.router import router as notifications_router
@@ -111,16 +124,26 @@ def create_app() -> FastAPI:
         description=DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan,
+        # Starlette builds a trailing-slash redirect from the request's Host header
+        redirect_slashes=False,
     )
     install_error_handlers(app)
+    # FastAPI refuses a malformed body before the route's guard runs: authenticate first
+    app.add_exception_handler(
+        RequestValidationError,
+        authenticated_first(app.exception_handlers[RequestValidationError]),
+    )
     app.add_middleware(
         IdempotencyKeyMiddleware,
         exclude=("/api/v1/events",),  # each event carries its own key
         unsupported=("/api/v1/api-keys", "/api/v1/subscriptions"),  # secrets shown once
     )
     install_middleware(app, settings)
-    api = APIRouter(prefix="/api/v1", dependencies=[Depends(claim_idempotency_key)])
+    app.add_exception_handler(IdempotentReplay, answer_replay)
+    api = APIRouter(prefix="/api/v1")
     api.include_router(events_router)  # first: the busiest route is matched without a search
+    # after each route's guard: a stored answer is replayed only to an authorised caller
+    idempotent = [Depends(claim_idempotency_key)]
     for router in (
         patients_router,
         procedures_router,
@@ -128,11 +151,13 @@ def create_app() -> FastAPI:
         follow_up_router,
         cases_router,
     ):
-        include_guarded(api, router, read=CASES_READ, write=CASES_WRITE)
-    include_guarded(api, triggers_router, read=CASES_READ, write=TRIGGERS_MANAGE)
-    include_guarded(api, notifications_router, read=ADMIN, write=ADMIN)
-    include_guarded(api, outcomes_router, read=STATS_READ, write=STATS_READ)
-    api.include_router(api_keys_router)
+        include_guarded(api, router, read=CASES_READ, write=CASES_WRITE, then=idempotent)
+    include_guarded(
+        api, triggers_router, read=TRIGGERS_READ, write=TRIGGERS_MANAGE, then=idempotent
+    )
+    include_guarded(api, notifications_router, read=ADMIN, write=ADMIN, then=idempotent)
+    include_guarded(api, outcomes_router, read=STATS_READ, write=STATS_READ, then=idempotent)
+    include_guarded(api, api_keys_router, read=ADMIN, write=ADMIN, then=idempotent)
     api.include_router(audit_router)
     app.include_router(api)
     app.include_router(fhir_write_router)

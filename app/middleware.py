@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl
 from fastapi import FastAPI, HTTPException, Request
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.common.nul import MESSAGE as NUL_MESSAGE
@@ -158,16 +159,34 @@ class SecurityHeadersMiddleware:
 
 
 # --- request body limit --------------------------------------------------------------------
+class BodyTooLarge(HTTPException):
+    """Raised from `receive` once a streamed body passes the limit. An HTTPException, so that
+    FastAPI re-raises it while reading a route's body (anything else it answers with 400)."""
+
+    code = "content-too-large"
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"The request body exceeds {max_bytes} bytes.")
+
+
+def _too_large_response(scope: Scope, exc: BodyTooLarge) -> Response:
+    return problem_response(Request(scope), 413, BodyTooLarge.code, str(exc.detail))
+
+
+async def on_body_too_large(request: Request, exc: Exception) -> Response:
+    """The exception handler: the same answer as for a declared Content-Length."""
+    assert isinstance(exc, BodyTooLarge)
+    return _too_large_response(request.scope, exc)
+
+
 class BodySizeLimitMiddleware:
     """Refuses bodies above `max_bytes` with 413 problem+json: at once when Content-Length says
-    so, otherwise as soon as the streamed body passes the limit."""
+    so, otherwise as soon as the streamed body passes the limit, whoever reads it (a route, or
+    a middleware outside the routes' error handlers)."""
 
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
-
-    def _too_large(self) -> HTTPException:
-        return HTTPException(413, f"The request body exceeds {self.max_bytes} bytes.")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -175,11 +194,10 @@ class BodySizeLimitMiddleware:
             return
         declared = Headers(scope=scope).get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            exc = self._too_large()
-            response = problem_response(Request(scope), 413, "content-too-large", str(exc.detail))
-            await response(scope, receive, send)
+            await _too_large_response(scope, BodyTooLarge(self.max_bytes))(scope, receive, send)
             return
         received = 0
+        started = False
 
         async def receive_limited() -> Message:
             nonlocal received
@@ -187,12 +205,20 @@ class BodySizeLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    # FastAPI re-raises an HTTPException met while reading the body; the
-                    # problem+json handler in app.errors answers it
-                    raise self._too_large()
+                    raise BodyTooLarge(self.max_bytes)
             return message
 
-        await self.app(scope, receive_limited, send)
+        async def send_noting_start(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive_limited, send_noting_start)
+        except BodyTooLarge as exc:
+            if started:
+                raise
+            await _too_large_response(scope, exc)(scope, receive, send)
 
 
 class NulInUrlMiddleware:
@@ -264,6 +290,8 @@ class RateLimits:
         self.auth_failures = TokenBucketLimiter(
             settings.auth_failures_per_minute, settings.auth_failures_burst
         )
+        # failed authentications refused with 429: one audit row per client address a minute
+        self.audited_throttling = TokenBucketLimiter(per_minute=1, burst=1)
 
 
 def rate_limits(app: Any) -> RateLimits | None:
@@ -335,6 +363,7 @@ def _is_pytest(handler: logging.Handler) -> bool:
 # --- wiring --------------------------------------------------------------------------------
 def install_middleware(app: FastAPI, settings: Settings) -> None:
     app.state.rate_limits = RateLimits(settings)
+    app.add_exception_handler(BodyTooLarge, on_body_too_large)
     # added innermost first
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes)
     app.add_middleware(NulInUrlMiddleware)

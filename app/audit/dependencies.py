@@ -15,10 +15,17 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.audit.recorder import AuditContext, PatientCollector, add_rows, write_separately
+from app.audit.recorder import (
+    REPLAYED,
+    THROTTLED_AUTHENTICATION,
+    AuditContext,
+    PatientCollector,
+    add_rows,
+    write_separately,
+)
 from app.db import SessionDep
 from app.errors import DomainError, is_data_exception
-from app.middleware import route_template
+from app.middleware import BodyTooLarge, rate_limits, route_template
 
 
 def classify(exc: BaseException) -> tuple[int, str]:
@@ -26,6 +33,8 @@ def classify(exc: BaseException) -> tuple[int, str]:
     if isinstance(exc, DomainError):
         return exc.status, exc.code
     if isinstance(exc, RequestValidationError):
+        if any(err.get("type") == "json_invalid" for err in exc.errors()):
+            return 400, "malformed-json"
         return 422, "validation-error"
     if isinstance(exc, StaleDataError):
         return 412, "version-mismatch"
@@ -35,6 +44,8 @@ def classify(exc: BaseException) -> tuple[int, str]:
         return 422, "invalid-value"
     if isinstance(exc, OperationalError | InterfaceError | OSError | TimeoutError):
         return 503, "unavailable"
+    if isinstance(exc, BodyTooLarge):
+        return 413, BodyTooLarge.code
     if isinstance(exc, StarletteHTTPException):
         return exc.status_code, HTTPStatus(exc.status_code).phrase.lower().replace(" ", "-")
     return 500, "internal-error"
@@ -46,9 +57,7 @@ def _success_status(request: Request, response: Response) -> int:
     return int(getattr(request.scope.get("route"), "status_code", None) or 200)
 
 
-async def audit_request(
-    request: Request, response: Response, session: SessionDep
-) -> AsyncIterator[AuditContext]:
+def new_context(request: Request) -> AuditContext:
     context = AuditContext(
         method=request.method,
         route=route_template(request.scope),
@@ -57,6 +66,34 @@ async def audit_request(
     )
     if request.path_params:
         context.note_resource(list(request.path_params.values())[-1])
+    return context
+
+
+def worth_recording(request: Request, context: AuditContext, status: int, reason: str) -> bool:
+    """Throttled requests are not written (that is the point), except failed authentications:
+    per client address, the first one throttled in a minute stands for the others."""
+    if status != 429:
+        return True
+    limits = rate_limits(request.app)
+    address = context.client_address or "unknown"
+    return (
+        reason == THROTTLED_AUTHENTICATION
+        and limits is not None
+        and limits.audited_throttling.take(address) is None
+    )
+
+
+async def record_refusal(request: Request, context: AuditContext, exc: BaseException) -> None:
+    """The rows of a request refused outside its dependencies, in a transaction of their own."""
+    status, reason = classify(exc)
+    if worth_recording(request, context, status, reason):
+        await write_separately(context.rows(status, reason))
+
+
+async def audit_request(
+    request: Request, response: Response, session: SessionDep
+) -> AsyncIterator[AuditContext]:
+    context = new_context(request)
     cleanups: list[Callable[[], None]] = []
     request.state.audit = context
     request.state.audit_cleanups = cleanups
@@ -64,9 +101,10 @@ async def audit_request(
         with PatientCollector(context, session.sync_session):
             yield context
     except Exception as exc:
-        status, reason = classify(exc)
-        # throttled requests are not written (that is the point); a group commit wrote its own
-        if status != 429 and not context.recorded:
+        replayed = context.replayed_status
+        status, reason = (replayed, REPLAYED) if replayed else classify(exc)
+        # a group commit wrote its own rows
+        if not context.recorded and worth_recording(request, context, status, reason):
             await session.rollback()
             await write_separately(context.rows(status, reason))
         raise

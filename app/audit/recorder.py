@@ -45,7 +45,13 @@ def resource_type(route: str) -> str | None:
     return "/".join(literal)[:60] or None
 
 
-def outcome_of(status: int) -> str:
+REPLAYED = "idempotent-replay"  # the reason recorded for an answer replayed from storage
+THROTTLED_AUTHENTICATION = "too-many-failed-authentications"
+
+
+def outcome_of(status: int, reason: str | None = None) -> str:
+    if reason == THROTTLED_AUTHENTICATION:
+        return "unauthenticated"
     if status < 400:
         return "success"
     return {401: "unauthenticated", 403: "forbidden"}.get(
@@ -62,6 +68,7 @@ class AuditContext:
     principal: Principal | None = None
     rejected_credential_id: uuid.UUID | None = None
     recorded: bool = False  # its rows were committed already (an event's group commit)
+    replayed_status: int | None = None  # answered with a stored answer (Idempotency-Key)
     resource_id: str | None = None
     patient_ids: set[uuid.UUID] = field(default_factory=set)
     _scope_marks: list[bool] = field(default_factory=list)
@@ -101,7 +108,7 @@ class AuditContext:
             "resource_type": resource_type(self.route),
             "resource_id": self.resource_id,
             "aggregate": self.aggregate,
-            "outcome": outcome_of(status),
+            "outcome": outcome_of(status, reason),
             "status_code": status,
             "reason": reason,
             "client_address": self.client_address,

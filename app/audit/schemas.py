@@ -25,5 +25,9 @@ class AuditEventRead(ReadModel):
     aggregate: bool = Field(description="A read of aggregate statistics: no patient ids.")
     outcome: str = Field(description="success, unauthenticated, forbidden, rejected or error.")
     status_code: int
-    reason: str | None = Field(description="The problem code of a refused request.")
+    reason: str | None = Field(
+        description="The problem code of a refused request; `idempotent-replay` for an answer "
+        "replayed for an Idempotency-Key; `too-many-failed-authentications` (429) stands for "
+        "every failed authentication throttled from the address in the following minute."
+    )
     client_address: str | None

@@ -7,7 +7,7 @@ else goes to stderr.
 import asyncio
 import os
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 import typer
@@ -70,7 +70,7 @@ def create(
 
 @keys_app.command("list")
 def list_(all_: bool = typer.Option(False, "--all", help="Include revoked keys.")) -> None:
-    """List keys (never their secrets)."""
+    """List keys (never their secrets): id, prefix, status, expiry, scopes, name."""
 
     async def work(session: AsyncSession) -> list[str]:
         rows, _ = await service.list_keys(session, include_revoked=all_, cursor=None, limit=500)
@@ -78,12 +78,18 @@ def list_(all_: bool = typer.Option(False, "--all", help="Include revoked keys."
         return [
             f"{r.id}  {key_format.display(r.prefix)}  "
             f"{'active' if r.active_at(now) else 'revoked' if r.revoked_at else 'expired'}  "
-            f"{','.join(r.scopes)}  {r.name}"
+            f"{_expiry(r.expires_at, now)}  {','.join(r.scopes)}  {r.name}"
             for r in rows
         ]
 
     for line in _in_transaction(work):
         typer.echo(line)
+
+
+def _expiry(expires_at: datetime | None, now: datetime) -> str:
+    if expires_at is None:
+        return "never expires"
+    return f"{'expired' if expires_at <= now else 'expires'} {expires_at:%Y-%m-%d %H:%M} UTC"
 
 
 @keys_app.command("revoke")

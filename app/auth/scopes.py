@@ -1,4 +1,4 @@
-"""The scopes a credential can hold, what each allows, and the two implications between them.
+"""The scopes a credential can hold, what each allows, and the implications between them.
 
 `admin` does NOT imply the other scopes: an administrator manages keys, subscriptions and the
 audit trail, and reads patient data only with a key that also holds `cases:read`.
@@ -9,6 +9,7 @@ from collections.abc import Iterable
 EVENTS_WRITE = "events:write"
 CASES_READ = "cases:read"
 CASES_WRITE = "cases:write"
+TRIGGERS_READ = "triggers:read"
 TRIGGERS_MANAGE = "triggers:manage"
 STATS_READ = "stats:read"
 STATS_RESEARCH = "stats:research"
@@ -18,16 +19,21 @@ SCOPES: dict[str, str] = {
     EVENTS_WRITE: "Send clinical events (EHR integrations, FHIR).",
     CASES_READ: "Read patients, procedures, complications, follow-ups and cases.",
     CASES_WRITE: "Create and update patient-level records (implies cases:read).",
-    TRIGGERS_MANAGE: "Read, acknowledge and close imaging triggers.",
+    TRIGGERS_READ: "Read imaging triggers: rule, status, due date and history, not the case "
+    "data behind them (levels, dates, scores: cases:read).",
+    TRIGGERS_MANAGE: "Read (as triggers:read), acknowledge and close imaging triggers.",
     STATS_READ: "Aggregate statistics only, small cells suppressed.",
     STATS_RESEARCH: "Exact aggregate statistics (implies stats:read).",
     ADMIN: "Manage API keys and subscriptions; query the audit trail.",
 }
 ALL_SCOPES: frozenset[str] = frozenset(SCOPES)
 
-# A scope on the left also grants the scopes on the right. Nothing else is implied.
+# A scope on the left also grants the scopes on the right (and what those imply). Nothing else
+# is implied.
 IMPLIES: dict[str, frozenset[str]] = {
     CASES_WRITE: frozenset({CASES_READ}),
+    CASES_READ: frozenset({TRIGGERS_READ}),
+    TRIGGERS_MANAGE: frozenset({TRIGGERS_READ}),
     STATS_RESEARCH: frozenset({STATS_READ}),
 }
 
@@ -40,10 +46,14 @@ IDENTIFIER_SCOPES: frozenset[str] = frozenset({CASES_WRITE, EVENTS_WRITE})
 
 
 def expand(scopes: Iterable[str]) -> frozenset[str]:
-    """The scopes granted by holding `scopes` (implications applied)."""
-    granted = set(scopes)
-    for scope in list(granted):
-        granted |= IMPLIES.get(scope, frozenset())
+    """The scopes granted by holding `scopes` (implications applied, transitively)."""
+    granted: set[str] = set()
+    pending = list(scopes)
+    while pending:
+        scope = pending.pop()
+        if scope not in granted:
+            granted.add(scope)
+            pending.extend(IMPLIES.get(scope, ()))
     return frozenset(granted)
 
 

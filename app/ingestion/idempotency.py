@@ -1,41 +1,53 @@
 """`Idempotency-Key` for the API's other POSTs (draft-ietf-httpapi-idempotency-key-header).
 
 A POST under /api/v1 (except /api/v1/events, whose events carry their own key) may send
-`Idempotency-Key: <1-255 visible ASCII characters>`:
+`Idempotency-Key: <1-255 visible ASCII characters>`. The middleware only notes the header and
+keeps the answer; everything else happens in `claim_idempotency_key`, a dependency that runs
+once the auth guard has authenticated the caller and found the route's scopes (see
+`include_guarded`). So a replay is served only to a credential that may make the request now
+(revoked or expired: 401, scope gone: 403), counts against its rate limit, and is audited
+like any access (outcome success, reason `idempotent-replay`, the patients of the answer).
 
-* first time: the request runs; `claim_idempotency_key` (a dependency of the API router)
-  inserts the key in the request's own transaction, so key and effect commit together, and a
-  concurrent request with the same key waits on the unique constraint (PostgreSQL) or the
-  write lock (SQLite), then fails its insert: it never runs its effect twice;
+* first time: the dependency inserts the key in the request's own transaction, so key and
+  effect commit together, and a concurrent request with the same key waits on the unique
+  constraint (PostgreSQL) or the write lock (SQLite), then fails its insert: it never runs its
+  effect twice;
 * the 2xx answer is stored right after and replayed for the same key (status, body, Location,
   ETag, plus `Idempotent-Replayed: true`) for IDEMPOTENCY_KEY_TTL_HOURS. An error answer is not
   stored: the transaction rolled back, nothing changed, and a retry runs again;
 * the same key with a different request (method, path, body) is 422; a request arriving while
   the first is still running waits up to IDEMPOTENCY_WAIT_S for its answer, else 409.
 
-Keys are scoped per credential (a hash of the presented credential) and per route, so one
-client cannot replay another's answer. A retry must present the same credential. Routes whose
-answer carries a secret shown once (API keys, webhook secrets) refuse the header (400): the
-answer would have to be stored. Stored answers (they can hold patient data) are deleted once
-expired, a hundred at a time, by the requests that store new ones.
+Keys are scoped per credential (the authenticated credential's id: an API key, or a token's
+issuer and subject) and per route, so one client cannot replay another's answer. An answer
+stored with patients' identifiers visible is not replayed to the credential once it no longer
+sees them (403). Routes whose answer carries a secret shown once (API keys, webhook secrets)
+refuse the header (400): the answer would have to be stored. Stored answers (they can hold
+patient data) are deleted once expired, a hundred at a time, by the requests that store new
+ones.
 """
 
 import asyncio
 import hashlib
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated
+from typing import Any
 
-from fastapi import Depends, Request
+from fastapi import Request, Response
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.audit.dependencies import AuditDep
+from app.audit.recorder import AuditContext
+from app.auth.scopes import IDENTIFIER_SCOPES
 from app.config import get_settings
 from app.db import SessionDep, get_sessionmaker
-from app.errors import Conflict, problem_response
+from app.errors import DomainError, Forbidden
 from app.models import IdempotencyKey
 from app.models.base import new_id, utcnow
 
@@ -43,6 +55,9 @@ HEADER = "idempotency-key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 _VALID_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 _KEPT_HEADERS = ("content-type", "location", "etag")
+# stored beside the kept headers, never sent (':' cannot be in a header name)
+_PATIENTS = "audit:patients"
+_IDENTIFIERS = "audit:identifiers-visible"
 _STATE = "idempotency"
 _POLL_S = 0.05
 _PURGE_BATCH = 100
@@ -51,16 +66,33 @@ _PURGE_BATCH = 100
 @dataclass
 class KeyedRequest:
     key: str
-    scope: str
-    fingerprint: str
-    claimed: bool = False
-    lost_race: bool = False
+    unsupported: bool
+    scope: str = ""
+    fingerprint: str = ""
+    audit: AuditContext | None = None  # the claiming request's, once claimed
+
+    @property
+    def claimed(self) -> bool:
+        return self.audit is not None
 
 
-def _scope(scope: Scope, headers: Headers) -> str:
-    credential = headers.get("authorization") or headers.get("x-api-key") or ""
-    who = hashlib.sha256(credential.encode()).hexdigest()[:16] if credential else "anonymous"
-    return f"{who} {scope['method']} {scope['path']}"[:400]
+class IdempotentReplay(Exception):
+    """Raised by the claim to answer with the stored response instead of running again."""
+
+    def __init__(self, stored: IdempotencyKey) -> None:
+        super().__init__("idempotent replay")
+        self.status = stored.status_code or 200
+        self.headers = {
+            k: v for k, v in (stored.response_headers or {}).items() if k in _KEPT_HEADERS
+        }
+        self.body = stored.response_body or b""
+
+
+async def answer_replay(_request: Request, exc: Exception) -> Response:
+    """The exception handler for IdempotentReplay."""
+    assert isinstance(exc, IdempotentReplay)
+    headers = {**exc.headers, REPLAYED_HEADER: "true"}
+    return Response(exc.body, status_code=exc.status, headers=headers)
 
 
 def _fingerprint(scope: Scope, headers: Headers, body: bytes) -> str:
@@ -76,13 +108,14 @@ def _fingerprint(scope: Scope, headers: Headers, body: bytes) -> str:
     return digest.hexdigest()
 
 
-async def _find(key: str, scope: str) -> IdempotencyKey | None:
+async def _find(keyed: KeyedRequest) -> IdempotencyKey | None:
+    """In a session of its own: polled while another request holds the key."""
     cutoff = utcnow() - timedelta(hours=get_settings().idempotency_key_ttl_hours)
     async with get_sessionmaker()() as session:
         return await session.scalar(
             select(IdempotencyKey).where(
-                IdempotencyKey.key == key,
-                IdempotencyKey.scope == scope,
+                IdempotencyKey.key == keyed.key,
+                IdempotencyKey.scope == keyed.scope,
                 IdempotencyKey.created_at >= cutoff,
             )
         )
@@ -91,11 +124,15 @@ async def _find(key: str, scope: str) -> IdempotencyKey | None:
 async def _store(
     keyed: KeyedRequest, status: int, headers: list[tuple[bytes, bytes]], body: bytes
 ) -> None:
-    kept = {
-        name.decode("latin-1"): value.decode("latin-1")
+    assert keyed.audit is not None
+    kept: dict[str, Any] = {
+        name.decode("latin-1").lower(): value.decode("latin-1")
         for name, value in headers
         if name.decode("latin-1").lower() in _KEPT_HEADERS
     }
+    kept[_PATIENTS] = sorted(str(p) for p in keyed.audit.patient_ids)
+    principal = keyed.audit.principal
+    kept[_IDENTIFIERS] = bool(principal and principal.sees_identifiers)
     async with get_sessionmaker()() as session, session.begin():
         await session.execute(
             update(IdempotencyKey)
@@ -105,6 +142,8 @@ async def _store(
 
 
 class IdempotencyKeyMiddleware:
+    """Notes the header for `claim_idempotency_key`, and stores the answer of a claimed key."""
+
     def __init__(
         self,
         app: ASGIApp,
@@ -120,143 +159,47 @@ class IdempotencyKeyMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
+        key = None
         if (
-            scope["type"] != "http"
-            or scope["method"] != "POST"
-            or not path.startswith(self.prefix)
-            or path in self.exclude
+            scope["type"] == "http"
+            and scope["method"] == "POST"
+            and path.startswith(self.prefix)
+            and path not in self.exclude
         ):
-            await self.app(scope, receive, send)
-            return
-        headers = Headers(scope=scope)
-        key = headers.get(HEADER)
+            key = Headers(scope=scope).get(HEADER)
         if key is None:
             await self.app(scope, receive, send)
             return
-        if self.unsupported and path.startswith(self.unsupported):
-            await self._problem(
-                scope, receive, send, 400, "idempotency-key-not-supported",
-                "This route's answer carries a secret shown once, which is never stored: "
-                "send it without Idempotency-Key.",
-            )  # fmt: skip
-            return
-        if not _VALID_KEY.fullmatch(key):
-            await self._problem(
-                scope, receive, send, 400, "bad-idempotency-key",
-                "Idempotency-Key must be 1 to 255 visible ASCII characters.",
-            )  # fmt: skip
-            return
-        body = await _read_body(receive)
-        keyed = KeyedRequest(key, _scope(scope, headers), _fingerprint(scope, headers, body))
-        stored = await _find(keyed.key, keyed.scope)
-        if stored is not None:
-            await self._answer_stored(scope, receive, send, keyed, stored)
-            return
+        unsupported = bool(self.unsupported) and path.startswith(self.unsupported)
+        keyed = KeyedRequest(key, unsupported)
         scope.setdefault("state", {})[_STATE] = keyed
-        status, response_headers, response_body = await _run(self.app, scope, body, receive)
-        if keyed.lost_race:  # a request with the same key committed first: its answer
-            stored = await _find(keyed.key, keyed.scope)
-            await self._answer_stored(scope, receive, send, keyed, stored)
-            return
-        if keyed.claimed and 200 <= status < 300:
-            await _store(keyed, status, response_headers, response_body)
-        await _send(send, status, response_headers, response_body)
+        start: Message | None = None
+        chunks: list[bytes] = []
 
-    async def _answer_stored(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        keyed: KeyedRequest,
-        stored: IdempotencyKey | None,
-    ) -> None:
-        if stored is not None and stored.fingerprint != keyed.fingerprint:
-            await self._problem(
-                scope, receive, send, 422, "idempotency-key-reused",
-                "This Idempotency-Key was used for a different request; use a new key.",
-            )  # fmt: skip
-            return
-        deadline = asyncio.get_running_loop().time() + get_settings().idempotency_wait_s
-        while stored is not None and stored.status_code is None:
-            if asyncio.get_running_loop().time() >= deadline:
-                break
-            await asyncio.sleep(_POLL_S)  # the first request is still running (or storing)
-            stored = await _find(keyed.key, keyed.scope)
-        if stored is None or stored.status_code is None:
-            await self._problem(
-                scope, receive, send, 409, "idempotency-key-in-use",
-                "A request with this Idempotency-Key is still being processed; retry later.",
-                {"Retry-After": "1"},
-            )  # fmt: skip
-            return
-        raw = [
-            (k.encode("latin-1"), v.encode("latin-1"))
-            for k, v in (stored.response_headers or {}).items()
-        ]
-        raw.append((REPLAYED_HEADER.encode(), b"true"))
-        await _send(send, stored.status_code, raw, stored.response_body or b"")
-
-    async def _problem(
-        self, scope: Scope, receive: Receive, send: Send, status: int, code: str, detail: str,
-        headers: dict[str, str] | None = None,
-    ) -> None:  # fmt: skip
-        response = problem_response(Request(scope), status, code, detail, headers=headers)
-        await response(scope, receive, send)
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-async def _run(
-    app: ASGIApp, scope: Scope, body: bytes, receive: Receive
-) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    """Run the request with its buffered body; collect the answer instead of sending it."""
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    status = 500
-    headers: list[tuple[bytes, bytes]] = []
-    chunks: list[bytes] = []
-
-    async def collect(message: Message) -> None:
-        nonlocal status, headers
-        if message["type"] == "http.response.start":
-            status = message["status"]
-            headers = list(message.get("headers", []))
-        elif message["type"] == "http.response.body":
+        async def send_or_keep(message: Message) -> None:
+            nonlocal start
+            if (
+                message["type"] == "http.response.start"
+                and keyed.claimed
+                and 200 <= message["status"] < 300
+            ):
+                start = message  # kept until the whole answer is stored
+                return
+            if start is None or message["type"] != "http.response.body":
+                await send(message)
+                return
             chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                body = b"".join(chunks)
+                await _store(keyed, start["status"], list(start.get("headers", [])), body)
+                await send(start)
+                await send({"type": "http.response.body", "body": body})
 
-    await app(scope, replay, collect)
-    return status, headers, b"".join(chunks)
-
-
-async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-    headers = [(k, v) for k, v in headers if k.lower() != b"content-length"]
-    headers.append((b"content-length", str(len(body)).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+        await self.app(scope, receive, send_or_keep)
 
 
-async def claim_idempotency_key(request: Request, session: SessionDep) -> None:
-    """Insert the key in the request's transaction (see the module docstring)."""
-    keyed = getattr(request.state, _STATE, None)
-    if not isinstance(keyed, KeyedRequest):
-        return
+async def _claim(session: AsyncSession, keyed: KeyedRequest) -> bool:
+    """Insert the key in the request's transaction; False if another request holds it."""
     cutoff = utcnow() - timedelta(hours=get_settings().idempotency_key_ttl_hours)
     expired = (
         select(IdempotencyKey.id)
@@ -287,11 +230,77 @@ async def claim_idempotency_key(request: Request, session: SessionDep) -> None:
     try:
         await session.flush()
     except IntegrityError:
-        keyed.lost_race = True
-        raise Conflict(
-            "A request with this Idempotency-Key is being processed.", "idempotency-key-in-use"
-        ) from None
-    keyed.claimed = True
+        await session.rollback()  # a request with the same key committed first
+        return False
+    return True
 
 
-IdempotencyClaim = Annotated[None, Depends(claim_idempotency_key)]
+async def _stored_answer(keyed: KeyedRequest, stored: IdempotencyKey | None) -> IdempotencyKey:
+    """The first request's answer, once it has one (422 for another request, 409 if slow)."""
+    if stored is not None and stored.fingerprint != keyed.fingerprint:
+        raise DomainError(
+            "This Idempotency-Key was used for a different request; use a new key.",
+            "idempotency-key-reused",
+            422,
+        )
+    deadline = asyncio.get_running_loop().time() + get_settings().idempotency_wait_s
+    while stored is not None and stored.status_code is None:
+        if asyncio.get_running_loop().time() >= deadline:
+            break
+        await asyncio.sleep(_POLL_S)  # the first request is still running (or storing)
+        stored = await _find(keyed)
+    if stored is None or stored.status_code is None:
+        raise DomainError(
+            "A request with this Idempotency-Key is still being processed; retry later.",
+            "idempotency-key-in-use",
+            409,
+            headers={"Retry-After": "1"},
+        )
+    return stored
+
+
+def _replay(stored: IdempotencyKey, audit: AuditContext) -> IdempotentReplay:
+    facts = stored.response_headers or {}
+    principal = audit.principal
+    if facts.get(_IDENTIFIERS) and not (principal and principal.sees_identifiers):
+        raise Forbidden(
+            "The stored answer shows patients' identifiers, which this credential no longer "
+            "sees; send the request with a new Idempotency-Key.",
+            sorted(IDENTIFIER_SCOPES),
+            "insufficient-scope",
+        )
+    for patient_id in facts.get(_PATIENTS, ()):
+        audit.note_patient(uuid.UUID(patient_id))
+    if location := facts.get("location"):
+        audit.note_resource(str(location).rstrip("/").rsplit("/", 1)[-1])
+    audit.replayed_status = stored.status_code
+    return IdempotentReplay(stored)
+
+
+async def claim_idempotency_key(request: Request, session: SessionDep, audit: AuditDep) -> None:
+    """Claim the request's key, or answer from the stored response (see the module docstring).
+    Must run after the route's auth guard."""
+    keyed = getattr(request.state, _STATE, None)
+    if not isinstance(keyed, KeyedRequest):
+        return
+    if audit.principal is None:
+        raise RuntimeError("claim_idempotency_key must run after the auth guard")
+    if keyed.unsupported:
+        raise DomainError(
+            "This route's answer carries a secret shown once, which is never stored: "
+            "send it without Idempotency-Key.",
+            "idempotency-key-not-supported",
+        )
+    if not _VALID_KEY.fullmatch(keyed.key):
+        raise DomainError(
+            "Idempotency-Key must be 1 to 255 visible ASCII characters.", "bad-idempotency-key"
+        )
+    keyed.scope = f"{audit.principal.id} {request.method} {request.scope['path']}"[:400]
+    keyed.fingerprint = _fingerprint(request.scope, request.headers, await request.body())
+    stored = await _find(keyed)
+    if stored is None:
+        if await _claim(session, keyed):
+            keyed.audit = audit
+            return
+        stored = await _find(keyed)
+    raise _replay(await _stored_answer(keyed, stored), audit)

@@ -1,7 +1,9 @@
 """/imaging-triggers: the records the imaging rules leave, and their lifecycle.
 
-Guarded where it is included (app/main.py): reads take `cases:read`, transitions
-`triggers:manage`; a transition is attributed to the credential that made it.
+Guarded where it is included (app/main.py): reads take `triggers:read` (which `cases:read`
+and `triggers:manage` imply), transitions `triggers:manage`; a transition is attributed to the
+credential that made it. Every answer, a transition's too, carries the case data behind a
+trigger (levels, dates, scores) only for a credential with `cases:read`.
 """
 
 import uuid
@@ -9,6 +11,8 @@ import uuid
 from fastapi import APIRouter, Query, Response
 
 from app.auth.dependencies import CurrentPrincipal
+from app.auth.principal import Principal
+from app.auth.scopes import CASES_READ
 from app.common.http import Cursor, IfMatch, Limit, expected_version, set_etag
 from app.common.pagination import Page
 from app.common.schemas import UtcDatetime
@@ -16,13 +20,24 @@ from app.db import SessionDep
 from app.errors import problem_responses
 from app.triggers import service
 from app.triggers.schemas import ImagingTriggerRead, RuleName, Status, TransitionIn, to_read
+from app.triggers.service import TriggerDetails
 
 router = APIRouter(prefix="/imaging-triggers", tags=["imaging triggers"])
 
 
-@router.get("", response_model=Page[ImagingTriggerRead], summary="List imaging triggers")
+def _read(d: TriggerDetails, principal: Principal) -> ImagingTriggerRead:
+    return to_read(d, case_data=principal.has(CASES_READ))
+
+
+@router.get(
+    "",
+    response_model=Page[ImagingTriggerRead],
+    response_model_exclude_unset=True,
+    summary="List imaging triggers",
+)
 async def list_triggers(
     session: SessionDep,
+    principal: CurrentPrincipal,
     limit: Limit = 50,
     cursor: Cursor = None,
     status: Status | None = None,
@@ -49,27 +64,29 @@ async def list_triggers(
         cursor=cursor,
         limit=limit,
     )
-    items = [to_read(d) for d in await service.details(session, rows)]
+    items = [_read(d, principal) for d in await service.details(session, rows)]
     return Page(items=items, next_cursor=next_cursor)
 
 
 @router.get(
     "/{trigger_id}",
     response_model=ImagingTriggerRead,
-    summary="Read an imaging trigger with its evidence and history",
+    response_model_exclude_unset=True,
+    summary="Read an imaging trigger with its history (and evidence, with cases:read)",
     responses=problem_responses(404),
 )
 async def read_trigger(
-    trigger_id: uuid.UUID, session: SessionDep, response: Response
+    trigger_id: uuid.UUID, session: SessionDep, response: Response, principal: CurrentPrincipal
 ) -> ImagingTriggerRead:
     trigger = await service.get_trigger(session, trigger_id)
     set_etag(response, trigger.version)
-    return to_read((await service.details(session, [trigger]))[0])
+    return _read((await service.details(session, [trigger]))[0], principal)
 
 
 @router.post(
     "/{trigger_id}/transitions",
     response_model=ImagingTriggerRead,
+    response_model_exclude_unset=True,
     summary="Move a trigger on: acknowledged, imaging_ordered, resolved, or dismissed (reason)",
     responses=problem_responses(404, 409, 412, 422, 428),
 )
@@ -86,4 +103,4 @@ async def transition(
         session, trigger_id, body.to, actor, body.reason, expected_version(if_match)
     )
     set_etag(response, trigger.version)
-    return to_read((await service.details(session, [trigger]))[0])
+    return _read((await service.details(session, [trigger]))[0], principal)

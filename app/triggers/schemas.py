@@ -28,7 +28,13 @@ class TransitionRead(BaseModel):
     at: datetime
 
 
+CASE_DATA = "The case's data: only for credentials with cases:read (absent otherwise)."
+
+
 class ImagingTriggerRead(BaseModel):
+    """A trigger as `triggers:read` sees it; `cases:read` also sees the case data behind it
+    (the fields marked so), which are then always present, null or not."""
+
     id: uuid.UUID
     patient_id: uuid.UUID
     rule: RuleName = Field(
@@ -37,14 +43,16 @@ class ImagingTriggerRead(BaseModel):
     status: Status
     episode_key: uuid.UUID = Field(description="The series id, or the procedure id.")
     procedure_id: uuid.UUID = Field(description="The episode's last session (t0).")
-    procedure_ids: list[uuid.UUID]
-    levels: list[str]
-    t0: datetime
+    procedure_ids: list[uuid.UUID] | None = Field(None, description=CASE_DATA)
+    levels: list[str] | None = Field(None, description=CASE_DATA)
+    t0: datetime | None = Field(None, description=f"The procedure's time. {CASE_DATA}")
     due_at: datetime = Field(
         description="Rule A: t0 + 14 days. Rule B: when the worsening score was taken."
     )
-    baseline: float | None
-    evidence: list[EvidenceRead] = Field(description="The scores that fired it.")
+    baseline: float | None = Field(None, description=f"A pain score. {CASE_DATA}")
+    evidence: list[EvidenceRead] | None = Field(
+        None, description=f"The scores that fired it. {CASE_DATA}"
+    )
     history: list[TransitionRead]
     created_at: datetime
     updated_at: datetime
@@ -87,27 +95,29 @@ class Day14CheckRead(BaseModel):
     model_config = {"from_attributes": True}
 
 
-def to_read(d: TriggerDetails) -> ImagingTriggerRead:
+def to_read(d: TriggerDetails, *, case_data: bool = True) -> ImagingTriggerRead:
+    """Without `case_data` the case's fields are left unset: serialize with exclude_unset."""
     t = d.trigger
+    case = {
+        "procedure_ids": d.procedure_ids,
+        "levels": d.levels,
+        "t0": t.t0,
+        "baseline": t.baseline,
+        "evidence": [
+            EvidenceRead(role=e.role, event_id=e.event_id, score=e.score, occurred_at=e.occurred_at)
+            for e in d.evidence
+        ],
+    }
     return ImagingTriggerRead.model_validate(
         {
+            **(case if case_data else {}),
             "id": t.id,
             "patient_id": t.patient_id,
             "rule": t.rule,
             "status": t.status,
             "episode_key": t.episode_key,
             "procedure_id": t.procedure_id,
-            "procedure_ids": d.procedure_ids,
-            "levels": d.levels,
-            "t0": t.t0,
             "due_at": t.due_at,
-            "baseline": t.baseline,
-            "evidence": [
-                EvidenceRead(
-                    role=e.role, event_id=e.event_id, score=e.score, occurred_at=e.occurred_at
-                )
-                for e in d.evidence
-            ],
             "history": [
                 TransitionRead(
                     from_status=h.from_status,

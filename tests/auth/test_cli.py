@@ -3,6 +3,7 @@ local admin key in development only."""
 
 import asyncio
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from httpx import AsyncClient
@@ -10,6 +11,7 @@ from typer.testing import CliRunner, Result
 
 from app.cli import app as cli
 from app.config import get_settings
+from app.models.base import utcnow
 
 runner = CliRunner()
 
@@ -54,6 +56,15 @@ async def test_keys_revoke_by_prefix(anonymous_client: AsyncClient) -> None:
     assert "revoked" in await _run("list", "--all")
 
 
+async def test_keys_list_shows_when_each_key_expires() -> None:
+    await _run("create", "--name", "expiring", "--scope", "cases:read", "--expires-in-days", "30")
+    await _run("create", "--name", "lasting", "--scope", "cases:read")
+    lines = {line.rsplit(maxsplit=1)[-1]: line for line in (await _run("list")).splitlines()}
+    due = (utcnow() + timedelta(days=30)).date().isoformat()
+    assert f"expires {due}" in lines["expiring"]
+    assert "never expires" in lines["lasting"]
+
+
 async def test_unknown_scopes_are_refused() -> None:
     result = await _invoke("create", "--name", "x", "--scope", "root")
     assert result.exit_code == 1
@@ -77,6 +88,7 @@ async def test_dev_admin_rotates_a_key_with_every_scope(anonymous_client: AsyncC
         "stats:read",
         "stats:research",
         "triggers:manage",
+        "triggers:read",
     }
 
 

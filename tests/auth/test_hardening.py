@@ -7,11 +7,15 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
+from sqlalchemy import select
+from starlette.types import Receive, Scope, Send
 
 from app.auth.dependencies import require
 from app.config import DEV_SECRET_KEY, Settings, get_settings
+from app.db import get_sessionmaker
 from app.main import create_app
-from app.middleware import TokenBucketLimiter
+from app.middleware import BodySizeLimitMiddleware, TokenBucketLimiter
+from app.models import AuditEvent
 from tests.conftest import make_api_key
 
 AppWith = Callable[..., AbstractAsyncContextManager[tuple[FastAPI, AsyncClient]]]
@@ -171,10 +175,14 @@ def test_production_refuses_default_or_weak_secrets(monkeypatch: pytest.MonkeyPa
     assert any("SECRET_KEY" in p for p in weak.production_problems())
     strong = Settings(
         environment="production",
-        secret_key="k" * 48,
+        secret_key="Wq3v-8ZbN0r_Tf5kLx2pYc7HsJ9mEaGd4uVi1oQe6Rw",
     )
     assert strong.production_problems() == []
-    echo = Settings(environment="production", secret_key="k" * 48, database_echo=True)
+    echo = Settings(
+        environment="production",
+        secret_key="Wq3v-8ZbN0r_Tf5kLx2pYc7HsJ9mEaGd4uVi1oQe6Rw",
+        database_echo=True,
+    )
     assert echo.production_problems()
     assert DEV_SECRET_KEY not in repr(default)  # the secret never shows in a repr
 
@@ -188,9 +196,118 @@ def test_the_service_does_not_start_in_production_with_the_default_secret(
     try:
         with pytest.raises(RuntimeError, match="SECRET_KEY"):
             create_app()
-        monkeypatch.setenv("SECRET_KEY", "s" * 40)
+        monkeypatch.setenv("SECRET_KEY", "Wq3v-8ZbN0r_Tf5kLx2pYc7HsJ9mEaGd4uVi1oQe6Rw")
         get_settings.cache_clear()
         assert create_app().title
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
+
+
+# --- nothing answered before the credential is checked, nothing refused unaudited ----------
+BAD_KEY = "vtb_aaaaaaaa_" + "x" * 43
+JSON = {"Content-Type": "application/json"}
+
+
+async def _audit_rows() -> list[AuditEvent]:
+    async with get_sessionmaker()() as session:
+        return list(await session.scalars(select(AuditEvent).order_by(AuditEvent.id)))
+
+
+async def test_a_malformed_body_is_refused_only_after_authentication(
+    client: AsyncClient, anonymous_client: AsyncClient
+) -> None:
+    for path in ("/api/v1/patients", "/api/v1/events"):
+        stranger = await anonymous_client.post(
+            path, content=b"{bad", headers={**JSON, "X-API-Key": BAD_KEY}
+        )
+        assert stranger.status_code == 401, (path, stranger.text)
+        malformed = await client.post(path, content=b"{bad", headers=JSON)
+        assert malformed.status_code == 400
+        assert malformed.json()["type"] == "urn:vertebro:problem:malformed-json"
+        page = await client.get(
+            "/api/v1/audit", params={"request_id": malformed.headers["x-request-id"]}
+        )
+        [row] = page.json()["items"]
+        assert (row["outcome"], row["status_code"]) == ("rejected", 400)
+        assert row["reason"] == "malformed-json"
+        assert row["credential_id"] is not None and row["route"] == path
+        page = await client.get(
+            "/api/v1/audit", params={"request_id": stranger.headers["x-request-id"]}
+        )
+        [row] = page.json()["items"]
+        assert (row["outcome"], row["status_code"]) == ("unauthenticated", 401)
+
+
+async def test_throttled_failed_authentications_are_recorded_once_a_minute(
+    app_with: AppWith,
+) -> None:
+    async with app_with(AUTH_FAILURES_BURST="2", AUTH_FAILURES_PER_MINUTE="1") as (_app, client):
+        bad = {"X-API-Key": BAD_KEY}
+        statuses = [(await client.get("/api/v1/cases", headers=bad)).status_code for _ in "abcdefg"]
+    assert statuses == [401, 401, 429, 429, 429, 429, 429]
+    rows = await _audit_rows()
+    assert [r.status_code for r in rows if r.status_code == 401] == [401, 401]
+    throttled = [r for r in rows if r.status_code == 429]
+    assert len(throttled) == 1, [(r.status_code, r.reason) for r in rows]  # not five
+    assert throttled[0].outcome == "unauthenticated"
+    assert throttled[0].reason == "too-many-failed-authentications"
+    assert throttled[0].client_address == "127.0.0.1"
+    assert throttled[0].route == "/api/v1/cases"
+
+
+async def test_a_streamed_body_over_the_limit_is_413_with_an_idempotency_key(
+    app_with: AppWith,
+) -> None:
+    async with app_with(MAX_REQUEST_BODY_BYTES="2048") as (_app, client):
+        key = await make_api_key("cases:write", "events:write", "admin")
+        headers = {"X-API-Key": key, **JSON}
+
+        async def stream() -> AsyncIterator[bytes]:  # no Content-Length: chunked
+            yield b'{"sex": "male", "notes": "'
+            for _ in range(4):
+                yield b"y" * 1000
+            yield b'"}'
+
+        for path in ("/api/v1/patients", "/api/v1/events", "/api/v1/api-keys"):
+            response = await client.post(
+                path, content=stream(), headers={**headers, "Idempotency-Key": "big-1"}
+            )
+            assert response.status_code == 413, (path, response.status_code)
+            assert response.headers["content-type"] == "application/problem+json"
+            assert response.json()["type"] == "urn:vertebro:problem:content-too-large"
+            assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_the_body_limit_answers_whoever_reads_the_body() -> None:
+    """Whatever reads the body first (a middleware, outside the routes' error handlers), the
+    answer is a 413 problem+json, not an error escaping to the server."""
+
+    async def reads_everything(scope: Scope, receive: Receive, send: Send) -> None:
+        while (await receive()).get("more_body"):
+            pass
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    limited = BodySizeLimitMiddleware(reads_everything, max_bytes=1024)
+    transport = ASGITransport(app=limited, raise_app_exceptions=False)
+    async with AsyncClient(transport=transport, base_url="http://test") as client:
+
+        async def stream() -> AsyncIterator[bytes]:
+            for _ in range(3):
+                yield b"z" * 1000
+
+        response = await client.post("/anything", content=stream())
+        small = await client.post("/anything", content=b"z" * 10)
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    assert small.status_code == 204
+
+
+async def test_a_trailing_slash_is_not_redirected_to_the_requests_host(
+    client: AsyncClient,
+) -> None:
+    response = await client.get("/api/v1/cases/", headers={"Host": "evil.example"})
+    assert "evil.example" not in response.headers.get("location", "")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"

@@ -6,7 +6,9 @@ from typing import Any
 
 from httpx import AsyncClient
 
+from app.auth.scopes import CASES_READ, CASES_WRITE, TRIGGERS_MANAGE
 from app.models.base import utcnow
+from tests.conftest import ScopedClient
 from tests.factories import add_pain, make_patient, make_procedure
 from tests.triggers.helpers import T0, day, iso, procedure_with_pain, sweep, triggers
 
@@ -201,6 +203,47 @@ async def test_lifecycle_is_validated_attributed_and_time_stamped(client: AsyncC
     assert all(h["at"] for h in body["history"])
     status, body, _ = await move("acknowledged", etag)
     assert status == 422  # closed
+
+
+# what a trigger carries of its patient's case: the procedures, dates and scores behind it
+CASE_DATA = {"procedure_ids", "levels", "t0", "baseline", "evidence"}
+
+
+async def test_triggers_manage_reads_and_moves_triggers_but_not_the_case_behind_them(
+    client: AsyncClient, scoped_client: ScopedClient
+) -> None:
+    await procedure_with_pain(client, [(-3, 7), (10, 7)])
+    await sweep(NOW)
+    (full,) = await triggers(client)
+    assert set(full) >= CASE_DATA
+    url = f"/api/v1/imaging-triggers/{full['id']}"
+    fixed = ("id", "patient_id", "rule", "episode_key", "procedure_id", "due_at", "created_at")
+    async with scoped_client(TRIGGERS_MANAGE) as manager:
+        listed = await manager.get("/api/v1/imaging-triggers")
+        read = await manager.get(url)
+        assert (listed.status_code, read.status_code) == (200, 200), listed.text
+        moved = await manager.post(
+            f"{url}/transitions", json={"to": "acknowledged"}, headers={"If-Match": '"1"'}
+        )
+        assert moved.status_code == 200, moved.text
+        for body in (listed.json()["items"][0], read.json(), moved.json()):
+            assert not CASE_DATA & set(body), body
+            assert {k: body[k] for k in fixed} == {k: full[k] for k in fixed}
+        assert moved.json()["status"] == "acknowledged"
+        assert moved.json()["history"][0]["to_status"] == "acknowledged"
+        case = await manager.get(f"/api/v1/cases/{full['patient_id']}")
+        assert case.status_code == 403
+    async with scoped_client(TRIGGERS_MANAGE, CASES_READ) as clinician:
+        moved = await clinician.post(
+            f"{url}/transitions", json={"to": "imaging_ordered"}, headers={"If-Match": '"2"'}
+        )
+        assert moved.status_code == 200, moved.text
+        assert {k: moved.json()[k] for k in CASE_DATA} == {k: full[k] for k in CASE_DATA}
+    async with scoped_client(CASES_WRITE) as writer:  # implies cases:read, so triggers:read
+        read = await writer.get(url)
+        assert read.status_code == 200 and {k: read.json()[k] for k in CASE_DATA} == {
+            k: full[k] for k in CASE_DATA
+        }
 
 
 async def test_list_filters_as_of_and_pagination(client: AsyncClient) -> None:

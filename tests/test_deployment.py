@@ -1,0 +1,98 @@
+"""docker-compose.yml and docker/ hold together, and hold the deployment's promises: the service
+connects to PostgreSQL as a role that owns nothing (only `setup`, which migrates, as the owner;
+the superuser only in the init script), and uvicorn is reached through nginx alone and trusts
+X-Forwarded-For from that proxy's address alone.
+
+Docker does not run here: this reads the files; tests/audit/test_app_role.py runs the init
+script and the grants against a real PostgreSQL."""
+
+import ipaddress
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+yaml = pytest.importorskip("yaml")
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
+INIT = "./docker/postgres-init:/docker-entrypoint-initdb.d:ro"
+
+
+def _env(service: str) -> dict[str, str]:
+    environment: dict[str, str] = SERVICES[service].get("environment", {})
+    return environment
+
+
+def _user(url: str) -> str:
+    match = re.match(r"[^:]+://([^:@/]+)", url)
+    assert match, url
+    return match.group(1)
+
+
+def _case(script: str, name: str) -> str:
+    """One branch of the entrypoint's `case`."""
+    match = re.search(rf"^\s*{name}\)(.*?);;", script, re.MULTILINE | re.DOTALL)
+    assert match, name
+    return match.group(1)
+
+
+def test_the_service_connects_as_the_app_role_and_only_setup_as_the_owner() -> None:
+    db = _env("db")
+    owner, app, superuser = db["REGISTRY_OWNER"], db["REGISTRY_APP"], db["POSTGRES_USER"]
+    assert len({owner, app, superuser}) == 3
+    users = {
+        name: _user(service["environment"]["DATABASE_URL"])
+        for name, service in SERVICES.items()
+        if "DATABASE_URL" in service.get("environment", {})
+    }
+    assert users.pop("setup") == owner
+    assert set(users) >= {"api", "replica", "worker"}
+    assert set(users.values()) == {app}
+    assert _env("pgbouncer")["DB_USER"] == app
+    assert _env("setup")["REGISTRY_APP"] == app
+    assert INIT in SERVICES["db"]["volumes"]
+    init = ROOT / "docker" / "postgres-init"
+    # all the superuser ever runs, and tests/audit/test_app_role.py runs it
+    assert [p.name for p in init.iterdir()] == ["10-registry-roles.sh"]
+    assert os.access(init / "10-registry-roles.sh", os.X_OK)  # run by the image, not sourced
+
+
+def test_setup_migrates_then_grants_and_the_others_wait_for_it() -> None:
+    script = (ROOT / "docker" / "entrypoint.sh").read_text()
+    setup = _case(script, "setup")
+    assert setup.index("vertebro migrate") < setup.index("vertebro db grant-app-role")
+    assert "migrate" not in _case(script, "api")
+    assert SERVICES["setup"]["command"] == ["setup"]
+    assert SERVICES["api"]["depends_on"]["setup"] == {"condition": "service_completed_successfully"}
+    for waits in ("replica", "worker"):
+        assert SERVICES[waits]["depends_on"]["api"] == {"condition": "service_healthy"}
+
+
+@pytest.mark.parametrize(("proxy", "backend"), [("proxy", "api"), ("lb", "replica")])
+def test_uvicorn_is_behind_nginx_and_trusts_only_its_address(proxy: str, backend: str) -> None:
+    address = SERVICES[proxy]["networks"]["edge"]["ipv4_address"]
+    [subnet] = COMPOSE["networks"]["edge"]["ipam"]["config"]
+    assert ipaddress.ip_address(address) in ipaddress.ip_network(subnet["subnet"])
+    assert _env(backend)["FORWARDED_ALLOW_IPS"] == address
+    assert "edge" in SERVICES[backend]["networks"]
+    mounts = dict(reversed(v.split(":")[:2]) for v in SERVICES[proxy]["volumes"])
+    upstream = (ROOT / mounts["/etc/nginx/nginx.conf"]).read_text()
+    assert re.search(rf"^\s*server {backend}:8000;", upstream, re.MULTILINE)
+    assert "include /etc/nginx/registry-proxy.conf;" in upstream
+    server = (ROOT / mounts["/etc/nginx/registry-proxy.conf"]).read_text()
+    # nginx, the edge, writes the header: what a client sent in it is not passed on
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in server
+    assert "listen 8080;" in server
+    assert [port.rsplit(":", 1)[1] for port in SERVICES[proxy]["ports"]] == ["8080"]
+
+
+def test_no_api_process_is_reachable_past_the_proxy() -> None:
+    assert "profiles" not in SERVICES["proxy"]  # the default deployment has it
+    for name, service in SERVICES.items():
+        if "build" in service:
+            assert "ports" not in service, name
+        assert service.get("environment", {}).get("FORWARDED_ALLOW_IPS") != "*", name
+    assert "backend" not in SERVICES["proxy"]["networks"]  # nginx never reaches the database
