@@ -77,7 +77,9 @@ def serve(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="FORWARDED_ALLOW_IPS") from exc
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    uvicorn.run("app.main:app", host=host, port=port, workers=workers, **options)
+    uvicorn.run(
+        "app.main:create_app", factory=True, host=host, port=port, workers=workers, **options
+    )
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -61,6 +62,9 @@ class Settings(BaseSettings):
     improvement_points: float = 2.0
     improvement_fraction: float = 0.30
     future_tolerance_s: int = 300
+    # The IANA time zone whose calendar days are the clinical days (a date of death, date
+    # filters, Kaplan-Meier days; app/clinical/days.py). Timestamps stay stored in UTC.
+    registry_time_zone: str = "UTC"
 
     # --- Access control, audit trail and hardening (issue 3; app/auth, app/audit) ---
     # HMAC key for API key hashes. Environment only; production refuses the default or a
@@ -94,6 +98,18 @@ class Settings(BaseSettings):
     http_body_timeout_s: float = Field(30.0, gt=0)
     http_max_header_bytes: int = Field(32 * 1024, ge=4096)
     http_max_headers: int = Field(100, ge=16)
+
+    @field_validator("registry_time_zone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        try:
+            if value != "UTC":  # UTC needs no time zone database
+                ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(
+                f"{value!r} is not an IANA time zone name (e.g. 'UTC', 'America/Toronto')"
+            ) from error
+        return value
 
     @field_validator("cors_origins", "oauth2_algorithms", mode="before")
     @classmethod

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from app.clinical.dialect import register_sqlite_functions
 from app.config import get_settings
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,9 @@ _JSON_CODEC: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserialize
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """Every new SQLite connection: its pragmas, and the clinical-day functions the SQL calls
+    (every SQLite engine is built here, the CLI's, the tests' and bench's included)."""
+    register_sqlite_functions(dbapi_connection)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -96,13 +100,10 @@ def get_sessionmaker() -> async_sessionmaker[AsyncSession]:
 
 def after_commit(session: AsyncSession, work: Callable[[], Awaitable[None]]) -> None:
     """Run `work` once the session's transaction has committed through `commit` (never if it
-    rolls back). Its failure is logged, not raised: what committed stands."""
+    rolls back). Its failure is logged, not raised: what committed stands. (The imaging
+    triggers' evaluation, app/triggers/marks.py, registers itself so for every transaction
+    that changes a patient's history.)"""
     session.info.setdefault(_AFTER_COMMIT, []).append(work)
-
-
-def registered_after_commit(session: AsyncSession) -> list[Callable[[], Awaitable[None]]]:
-    """The work registered so far (to extend a piece of it rather than register another)."""
-    return list(session.info.get(_AFTER_COMMIT, ()))
 
 
 def take_after_commit(session: AsyncSession) -> list[Callable[[], Awaitable[None]]]:

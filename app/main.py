@@ -1,40 +1,32 @@
-"""create_app(): routers, error handlers, lifespan; nothing else."""
+"""create_app(): routers, error handlers, lifespan; nothing else.
+
+Nothing here builds the application at import time: servers call the factory
+(`uvicorn --factory app.main:create_app`, which `vertebro serve` runs).
+"""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
 
 from app import health
-from app.audit.router import router as audit_router
-from app.auth.dependencies import authenticated_first, include_guarded
-from app.auth.router import router as api_keys_router
-from app.auth.scopes import (
-    ADMIN,
-    CASES_READ,
-    CASES_WRITE,
-    STATS_READ,
-    TRIGGERS_MANAGE,
-    TRIGGERS_READ,
-)
+from app.access.router import router as access_router
 from app.cases.router import router as cases_router
+from app.common.ratelimit import RateLimits
 from app.complications.router import router as complications_router
 from app.config import get_settings
 from app.db import get_engine, get_sessionmaker
 from app.errors import install_error_handlers
 from app.follow_up.router import router as follow_up_router
 from app.gc_tuning import tune_gc
+from app.http.authenticator import authenticated_first
+from app.http.idempotency import IdempotencyKeyMiddleware, IdempotentReplay, answer_replay
 from app.ingestion.fhir.router import read as fhir_read_router
 from app.ingestion.fhir.router import write as fhir_write_router
-from app.ingestion.idempotency import (
-    IdempotencyKeyMiddleware,
-    IdempotentReplay,
-    answer_replay,
-    claim_idempotency_key,
-)
 from app.ingestion.router import router as events_router
-from app.middleware import configure_logging, install_middleware
+from app.logs import configure_logging
+from app.middleware import install_middleware
 from app.notifications.router import router as notifications_router
 from app.outcomes.router import router as outcomes_router
 from app.patients.router import router as patients_router
@@ -139,31 +131,26 @@ def create_app() -> FastAPI:
         unsupported=("/api/v1/api-keys", "/api/v1/subscriptions"),  # secrets shown once
     )
     install_middleware(app, settings)
+    app.state.rate_limits = RateLimits(settings)
     app.add_exception_handler(IdempotentReplay, answer_replay)
+    # each route declares its scope in its signature (app.http.guards): routers are included
+    # as they are
     api = APIRouter(prefix="/api/v1")
     api.include_router(events_router)  # first: the busiest route is matched without a search
-    # after each route's guard: a stored answer is replayed only to an authorised caller
-    idempotent = [Depends(claim_idempotency_key)]
     for router in (
         patients_router,
         procedures_router,
         complications_router,
         follow_up_router,
         cases_router,
+        triggers_router,
+        notifications_router,
+        outcomes_router,
+        access_router,
     ):
-        include_guarded(api, router, read=CASES_READ, write=CASES_WRITE, then=idempotent)
-    include_guarded(
-        api, triggers_router, read=TRIGGERS_READ, write=TRIGGERS_MANAGE, then=idempotent
-    )
-    include_guarded(api, notifications_router, read=ADMIN, write=ADMIN, then=idempotent)
-    include_guarded(api, outcomes_router, read=STATS_READ, write=STATS_READ, then=idempotent)
-    include_guarded(api, api_keys_router, read=ADMIN, write=ADMIN, then=idempotent)
-    api.include_router(audit_router)
+        api.include_router(router)
     app.include_router(api)
     app.include_router(fhir_write_router)
     app.include_router(fhir_read_router)
     app.include_router(health.router)
     return app
-
-
-app = create_app()

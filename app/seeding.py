@@ -19,6 +19,7 @@ from app.patients.schemas import PatientCreate
 from app.patients.service import create_patient, find_by_identifier
 from app.procedures.schemas import ProcedureCreate, SeriesCreate
 from app.procedures.service import create_procedure, create_series
+from app.triggers import marks  # noqa: F401  (its flush listener marks the cases' patients)
 
 SEED_DIR = Path(__file__).resolve().parent.parent / "seed"
 SEED_SYSTEM = "urn:vertebro:seed"

@@ -2,7 +2,7 @@
 concurrent clients, beside a bare FastAPI endpoint reading one row by primary key.
 
 One run: a fresh database (created, migrated and dropped here) holding the synthetic registry
-(bench/synthetic.py: 1-3 episodes per patient, about 10 follow-up events each) of
+(tests/factories/synthetic.py: 1-3 episodes per patient, about 10 follow-up events each) of
 BENCH_CASES_PATIENTS (1000) patients; the registry and the bare app (bench/bare_app.py, its
 `GET /patients/{id}`: one SELECT by primary key through the same driver and server) each served
 by uvicorn on 127.0.0.1 with BENCH_CASES_WORKERS (1) processes. BENCH_CASES_CLIENTS (8) aiohttp
@@ -113,7 +113,7 @@ async def run() -> list[Result]:
 
         load_before = loadgen.load_average()
         async with (
-            serve("app.main:app", url, WORKERS) as (app, _),
+            serve("app.main:create_app", url, WORKERS, factory=True) as (app, _),
             serve("bench.bare_app:app", url, WORKERS) as (bare_app, _),
         ):
             phases: dict[str, tuple[str, dict[str, str], Callable[[random.Random], str]]] = {

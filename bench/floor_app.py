@@ -5,20 +5,24 @@ the ingestion pipeline; what this costs above the bare app is the platform."""
 
 from typing import Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, FastAPI
 
-from app.auth.dependencies import require
-from app.auth.scopes import EVENTS_WRITE
 from app.db import SessionDep
-from app.main import create_app
+from app.http.guards import EventsWrite
+from app.main import create_app as create_registry
 
-app = create_app()
-router = APIRouter(prefix="/bench", dependencies=[require(EVENTS_WRITE)])
+router = APIRouter(prefix="/bench")
 
 
 @router.post("/noop", status_code=201)
-async def noop(session: SessionDep, body: dict[str, Any] = Body()) -> dict[str, str]:
+async def noop(
+    principal: EventsWrite, session: SessionDep, body: dict[str, Any] = Body()
+) -> dict[str, str]:
     return {"status": "created"}
 
 
-app.include_router(router)
+def create_app() -> FastAPI:
+    """For `uvicorn --factory bench.floor_app:create_app`."""
+    app = create_registry()
+    app.include_router(router)
+    return app

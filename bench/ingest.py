@@ -205,9 +205,9 @@ async def _measure(url: str) -> list[Result]:
     headers = {"Authorization": f"Bearer {key}"}
     load_before = os.getloadavg()[0]
     async with (
-        serve("app.main:app", url, WORKERS) as (app, _),
+        serve("app.main:create_app", url, WORKERS, factory=True) as (app, _),
         serve("bench.bare_app:app", url, WORKERS) as (bare, _),
-        serve("bench.floor_app:app", url, WORKERS) as (floor, _),
+        serve("bench.floor_app:create_app", url, WORKERS, factory=True) as (floor, _),
     ):
         await _register_patients(app, headers)
         events = f"{app}/api/v1/events"

@@ -2,7 +2,7 @@
 against the API served by uvicorn with several worker processes.
 
 A fresh database (created, migrated and dropped here) holds the synthetic registry
-(bench/synthetic.py) of BENCH_LOAD_PATIENTS (1000) patients, each with an MRN. One uvicorn
+(tests/factories/synthetic.py) of BENCH_LOAD_PATIENTS (1000) patients, each with an MRN. One uvicorn
 serves it with `--workers` BENCH_LOAD_WORKERS (2). BENCH_LOAD_CLIENTS (16) concurrent
 clients on 127.0.0.1 (bench/loadgen.py) then mix single events and batches of 20 (pain
 scores and medications; about one post in five is sent twice at once, as a retrying
@@ -61,7 +61,7 @@ async def run() -> list[Result]:
         key = await api_key(url, SCOPES)
         follow_ups_before = await loadgen.follow_up_count(url)
         load_before = loadgen.load_average()
-        async with serve("app.main:app", url, WORKERS) as (base, process):
+        async with serve("app.main:create_app", url, WORKERS, factory=True) as (base, process):
             load = loadgen.Load(base, key, patients, CLIENTS)
             memory = loadgen.Memory(process.pid)
             stop = asyncio.Event()

@@ -29,7 +29,7 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.models import EventLog, PatientIdentifier
-from bench.synthetic import chunks, insert_registry
+from tests.factories.synthetic import chunks, insert_registry
 
 SOURCE = "urn:load:ehr"
 MRN = "urn:load:mrn"
@@ -59,8 +59,8 @@ class Population:
 
 
 async def populate(url: str, patients: int, seed: int = 7) -> Population:
-    """The synthetic registry (bench/synthetic.py) plus an MRN per patient, so that events can
-    name the patients by identifier."""
+    """The synthetic registry (tests/factories/synthetic.py) plus an MRN per patient, so that
+    events can name the patients by identifier."""
     engine = create_async_engine(url)
     population = Population([], [])
     try:

@@ -74,13 +74,15 @@ def free_port() -> int:
 
 @asynccontextmanager
 async def serve(
-    app: str, database_url: str, workers: int = 1
+    app: str, database_url: str, workers: int = 1, *, factory: bool = False
 ) -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
-    """`uvicorn <app> --workers <workers>` on a free port of 127.0.0.1; yields its base URL and
-    the (master) process; stopped with SIGTERM (killed after 30 s)."""
+    """`uvicorn <app> --workers <workers>` on a free port of 127.0.0.1 (`factory`: `app` names
+    a function that builds the application); yields its base URL and the (master) process;
+    stopped with SIGTERM (killed after 30 s)."""
     port = free_port()
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+        sys.executable, "-m", "uvicorn", *(["--factory"] if factory else []), app,
+        "--host", "127.0.0.1", "--port", str(port),
         "--workers", str(workers), "--no-access-log", "--log-level", "warning",
         cwd=ROOT, env={**os.environ, **ENV, "DATABASE_URL": database_url},
     )  # fmt: skip

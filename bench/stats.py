@@ -1,7 +1,7 @@
 """GET /api/v1/stats/outcomes on PostgreSQL at 1k, 10k and 100k patients.
 
 Each size gets a fresh database (created and dropped here, migrated with `alembic upgrade
-heads`) filled with the seeded synthetic registry (bench/synthetic.py, about 10 follow-up
+heads`) filled with the seeded synthetic registry (tests/factories/synthetic.py, about 10 follow-up
 events per episode), bulk-inserted through SQLAlchemy Core. Then, in the same run:
 
 - build summary: the full rebuild after the load (what the first read after a migration, or a
@@ -47,7 +47,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.cli import alembic_config
 from bench.runner import Result, summarise
-from bench.synthetic import EVENT_COLUMNS, chunks, insert_registry
+from tests.factories.synthetic import EVENT_COLUMNS, chunks, insert_registry
 
 SERVER = os.environ.get(
     "BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -223,6 +223,7 @@ async def _one_size(patients: int) -> list[Result]:
         await asyncio.to_thread(command.upgrade, alembic_config(url), "heads")
         fill_s, totals = await _populate(engine, patients)
         _point(url)
+        from app.clinical.definitions import Definitions
         from app.config import get_settings
         from app.db import get_engine
         from app.main import create_app
@@ -231,7 +232,7 @@ async def _one_size(patients: int) -> list[Result]:
         settings = get_settings()
         started = time.perf_counter()
         async with engine.begin() as conn:  # a full rebuild, whatever the summary's state
-            await summary.refresh(conn, summary.Definitions.from_settings(settings), full=True)
+            await summary.refresh(conn, Definitions.from_settings(settings), full=True)
         build_s = time.perf_counter() - started
         async with engine.connect() as conn:
             await conn.execution_options(isolation_level="AUTOCOMMIT")

@@ -28,7 +28,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from app.cli import alembic_config
-from app.triggers.service import trigger_rules
+from app.triggers.evaluation import trigger_rules
 from app.triggers.sweep import run_sweep
 from bench.runner import Result
 

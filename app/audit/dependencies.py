@@ -2,18 +2,14 @@
 
 Declared with scope="function", its exit runs after the handler (and the response's
 serialization) but before the session dependency commits, so the audit rows share the
-request's transaction.
+request's transaction. A failed request is recorded with the status and reason the client is
+answered: both come from `app.errors.classify`.
 """
 
 from collections.abc import AsyncIterator, Callable
-from http import HTTPStatus
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
-from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
-from sqlalchemy.orm.exc import StaleDataError
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.audit.recorder import (
     REPLAYED,
@@ -23,32 +19,10 @@ from app.audit.recorder import (
     add_rows,
     write_separately,
 )
+from app.common.ratelimit import rate_limits
+from app.common.routes import route_template
 from app.db import SessionDep
-from app.errors import DomainError, is_data_exception
-from app.middleware import BodyTooLarge, rate_limits, route_template
-
-
-def classify(exc: BaseException) -> tuple[int, str]:
-    """The status and stable reason code the error handlers will answer with."""
-    if isinstance(exc, DomainError):
-        return exc.status, exc.code
-    if isinstance(exc, RequestValidationError):
-        if any(err.get("type") == "json_invalid" for err in exc.errors()):
-            return 400, "malformed-json"
-        return 422, "validation-error"
-    if isinstance(exc, StaleDataError):
-        return 412, "version-mismatch"
-    if isinstance(exc, IntegrityError):
-        return 409, "conflict"
-    if is_data_exception(exc):
-        return 422, "invalid-value"
-    if isinstance(exc, OperationalError | InterfaceError | OSError | TimeoutError):
-        return 503, "unavailable"
-    if isinstance(exc, BodyTooLarge):
-        return 413, BodyTooLarge.code
-    if isinstance(exc, StarletteHTTPException):
-        return exc.status_code, HTTPStatus(exc.status_code).phrase.lower().replace(" ", "-")
-    return 500, "internal-error"
+from app.errors import classify
 
 
 def _success_status(request: Request, response: Response) -> int:
@@ -85,7 +59,8 @@ def worth_recording(request: Request, context: AuditContext, status: int, reason
 
 async def record_refusal(request: Request, context: AuditContext, exc: BaseException) -> None:
     """The rows of a request refused outside its dependencies, in a transaction of their own."""
-    status, reason = classify(exc)
+    answer = classify(exc)
+    status, reason = answer.status, answer.code
     if worth_recording(request, context, status, reason):
         await write_separately(context.rows(status, reason))
 
@@ -102,7 +77,11 @@ async def audit_request(
             yield context
     except Exception as exc:
         replayed = context.replayed_status
-        status, reason = (replayed, REPLAYED) if replayed else classify(exc)
+        if replayed:
+            status, reason = replayed, REPLAYED
+        else:
+            answer = classify(exc)  # what the error handlers answer the client
+            status, reason = answer.status, answer.code
         # a group commit wrote its own rows
         if not context.recorded and worth_recording(request, context, status, reason):
             await session.rollback()

@@ -5,18 +5,20 @@ from fastapi import APIRouter, Query
 
 from app.cases import service
 from app.cases.schemas import CaseRead, CaseSummary
+from app.clinical.enums import ProcedureKind
 from app.common.http import Cursor, Limit
 from app.common.pagination import Page
 from app.common.schemas import UtcDatetime
 from app.db import SessionDep
 from app.errors import problem_responses
-from app.models.enums import ProcedureKind
+from app.http.guards import CasesRead
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 
 
 @router.get("", response_model=Page[CaseSummary], summary="List cases with a summary of each")
 async def list_cases(
+    principal: CasesRead,
     session: SessionDep,
     limit: Limit = 50,
     cursor: Cursor = None,
@@ -47,5 +49,5 @@ async def list_cases(
     summary="A patient's whole case: procedures, levels, complications, episodes, timeline",
     responses=problem_responses(404),
 )
-async def read_case(patient_id: uuid.UUID, session: SessionDep) -> CaseRead:
+async def read_case(principal: CasesRead, patient_id: uuid.UUID, session: SessionDep) -> CaseRead:
     return await service.get_case(session, patient_id)

@@ -3,9 +3,9 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
+from app.clinical.enums import HistologyGroup
 from app.complications.schemas import ComplicationRead
 from app.follow_up.schemas import FollowUpRead
-from app.models.enums import HistologyGroup
 from app.patients.schemas import PatientRead
 from app.procedures.schemas import ProcedureRead
 from app.triggers.schemas import Day14CheckRead, ImagingTriggerRead

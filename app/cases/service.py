@@ -15,28 +15,24 @@ from app.cases.schemas import (
     EpisodeRead,
     TrajectoryPointRead,
 )
+from app.clinical.definitions import TIME_POINTS, Definitions, current
+from app.clinical.episodes import Episode, ProcedureFact, build_episodes
+from app.clinical.levels import LEVEL_POSITION
+from app.clinical.pain import PainFact, trajectory
 from app.common.pagination import fetch_page
 from app.complications.schemas import ComplicationRead
-from app.config import get_settings
-from app.episodes import rules
 from app.follow_up.schemas import FollowUpRead
 from app.models import Complication, FollowUpEvent, LevelTreated, Patient, Procedure
 from app.patients.schemas import PatientRead
 from app.patients.service import get_patient
-from app.procedures.levels import LEVEL_POSITION
 from app.procedures.service import to_read
+from app.triggers import reads as triggers
 from app.triggers import schemas as trigger_schemas
-from app.triggers import service as triggers
 
 
-def thresholds() -> rules.Thresholds:
-    s = get_settings()
-    return rules.Thresholds(s.baseline_window_days, s.improvement_points, s.improvement_fraction)
-
-
-def procedure_facts(procedures: Sequence[Procedure]) -> list[rules.ProcedureFact]:
+def procedure_facts(procedures: Sequence[Procedure]) -> list[ProcedureFact]:
     return [
-        rules.ProcedureFact(
+        ProcedureFact(
             id=p.id,
             performed_at=p.performed_at,
             kind=p.kind,
@@ -47,18 +43,16 @@ def procedure_facts(procedures: Sequence[Procedure]) -> list[rules.ProcedureFact
     ]
 
 
-def pain_facts(events: Sequence[FollowUpEvent]) -> list[rules.PainFact]:
+def pain_facts(events: Sequence[FollowUpEvent]) -> list[PainFact]:
     return [
-        rules.PainFact(e.occurred_at, e.score, e.site or "back")
+        PainFact(e.occurred_at, e.score, e.site)
         for e in events
         if e.kind == "pain" and e.score is not None
     ]
 
 
-def episode_read(
-    episode: rules.Episode, pains: Sequence[rules.PainFact], t: rules.Thresholds
-) -> EpisodeRead:
-    trajectory = rules.trajectory(episode, pains, t)
+def episode_read(episode: Episode, pains: Sequence[PainFact], defs: Definitions) -> EpisodeRead:
+    points = trajectory(episode, pains, defs)
     return EpisodeRead(
         key=episode.key,
         procedure_ids=list(episode.procedure_ids),
@@ -68,19 +62,19 @@ def episode_read(
         t0=episode.t0,
         ended_at=episode.ended_at,
         ended_by=episode.ended_by,
-        baseline=trajectory.baseline,
-        baseline_at=trajectory.baseline_at,
-        baseline_missing=trajectory.baseline_missing,
+        baseline=points.baseline,
+        baseline_at=points.baseline_at,
+        baseline_missing=points.baseline_missing,
         trajectory=[
             TrajectoryPointRead(
                 day=pt.day,
-                window_days=rules.TIME_POINTS[pt.day],
+                window_days=TIME_POINTS[pt.day],
                 score=pt.score,
                 occurred_at=pt.occurred_at,
                 change=pt.change,
                 improved=pt.improved,
             )
-            for pt in trajectory.points
+            for pt in points.points
         ],
     )
 
@@ -110,10 +104,10 @@ async def get_case(session: AsyncSession, patient_id: uuid.UUID) -> CaseRead:
             .order_by(FollowUpEvent.occurred_at, FollowUpEvent.id)
         )
     ).all()
-    t = thresholds()
+    defs = current()
     pains = pain_facts(events)
     episodes = {
-        e.key: episode_read(e, pains, t) for e in rules.build_episodes(procedure_facts(procedures))
+        e.key: episode_read(e, pains, defs) for e in build_episodes(procedure_facts(procedures))
     }
     episode_of = {pid: ep for ep in episodes.values() for pid in ep.procedure_ids}
     return CaseRead(

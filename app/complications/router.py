@@ -8,6 +8,7 @@ from app.complications import service
 from app.complications.schemas import ComplicationCreate, ComplicationRead, ComplicationUpdate
 from app.db import SessionDep
 from app.errors import problem_responses
+from app.http.guards import CasesRead, CasesWrite
 from app.models import Complication
 
 router = APIRouter(prefix="/complications", tags=["complications"])
@@ -21,7 +22,7 @@ router = APIRouter(prefix="/complications", tags=["complications"])
     responses=problem_responses(422),
 )
 async def create_complication(
-    body: ComplicationCreate, session: SessionDep, response: Response
+    principal: CasesWrite, body: ComplicationCreate, session: SessionDep, response: Response
 ) -> Complication:
     complication = await service.create_complication(session, body)
     response.headers["Location"] = f"/api/v1/complications/{complication.id}"
@@ -31,6 +32,7 @@ async def create_complication(
 
 @router.get("", response_model=Page[ComplicationRead], summary="List complications")
 async def list_complications(
+    principal: CasesRead,
     session: SessionDep,
     limit: Limit = 50,
     cursor: Cursor = None,
@@ -50,7 +52,7 @@ async def list_complications(
     responses=problem_responses(404),
 )
 async def read_complication(
-    complication_id: uuid.UUID, session: SessionDep, response: Response
+    principal: CasesRead, complication_id: uuid.UUID, session: SessionDep, response: Response
 ) -> Complication:
     complication = await service.get_complication(session, complication_id)
     set_etag(response, complication.version)
@@ -64,6 +66,7 @@ async def read_complication(
     responses=problem_responses(404, 409, 422),
 )
 async def update_complication(
+    principal: CasesWrite,
     complication_id: uuid.UUID,
     body: ComplicationUpdate,
     session: SessionDep,

@@ -4,8 +4,8 @@ from typing import Self
 
 from pydantic import Field, computed_field, model_validator
 
+from app.clinical.enums import ComplicationKind, Sir2017, SirClassic
 from app.common.schemas import InputModel, PastDatetime, ReadModel
-from app.models.enums import ComplicationKind, Sir2017, SirClassic
 
 
 class ComplicationGrading(InputModel):

@@ -6,7 +6,7 @@ that these factors are for summing exposure, never for switching a patient betwe
 
 from dataclasses import dataclass
 
-from app.models.enums import DoseUnit, Route
+from app.clinical.enums import DoseUnit, Route
 
 FACTORS_VERSION = "cdc-2022+nci-pdq/1"
 

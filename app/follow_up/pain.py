@@ -1,7 +1,7 @@
 """Pain scales and their normalisation to 0-10 (DOMAIN.md section 3)."""
 
+from app.clinical.enums import PainScale
 from app.errors import RuleViolation
-from app.models.enums import PainScale
 
 _EVEN_STEPS = frozenset({0, 2, 4, 6, 8, 10})
 

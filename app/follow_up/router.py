@@ -3,6 +3,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Response
 
+from app.clinical.enums import FollowUpKind
 from app.common.http import Cursor, IfMatch, Limit, expected_version, set_etag
 from app.common.pagination import Page
 from app.common.schemas import UtcDatetime
@@ -10,8 +11,8 @@ from app.db import SessionDep
 from app.errors import problem_responses
 from app.follow_up import service
 from app.follow_up.schemas import FollowUpCreate, FollowUpRead
+from app.http.guards import CasesRead, CasesWrite
 from app.models import FollowUpEvent
-from app.models.enums import FollowUpKind
 
 router = APIRouter(prefix="/follow-ups", tags=["follow-up"])
 
@@ -26,7 +27,7 @@ FollowUpBody = Annotated[FollowUpCreate, Body()]
     responses=problem_responses(409, 422),
 )
 async def create_follow_up(
-    body: FollowUpBody, session: SessionDep, response: Response
+    principal: CasesWrite, body: FollowUpBody, session: SessionDep, response: Response
 ) -> FollowUpEvent:
     event = await service.create_follow_up(session, body)
     response.headers["Location"] = f"/api/v1/follow-ups/{event.id}"
@@ -36,6 +37,7 @@ async def create_follow_up(
 
 @router.get("", response_model=Page[FollowUpRead], summary="List follow-up events")
 async def list_follow_ups(
+    principal: CasesRead,
     session: SessionDep,
     limit: Limit = 50,
     cursor: Cursor = None,
@@ -65,7 +67,7 @@ async def list_follow_ups(
     responses=problem_responses(404),
 )
 async def read_follow_up(
-    event_id: uuid.UUID, session: SessionDep, response: Response
+    principal: CasesRead, event_id: uuid.UUID, session: SessionDep, response: Response
 ) -> FollowUpEvent:
     event = await service.get_follow_up(session, event_id)
     set_etag(response, event.version)
@@ -79,6 +81,7 @@ async def read_follow_up(
     responses=problem_responses(404, 409, 422),
 )
 async def replace_follow_up(
+    principal: CasesWrite,
     event_id: uuid.UUID,
     body: FollowUpBody,
     session: SessionDep,

@@ -6,8 +6,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 
-from app.common.schemas import InputModel, PastDatetime, ReadModel
-from app.models.enums import (
+from app.clinical.enums import (
     DoseUnit,
     ImagingModality,
     MedicationStatus,
@@ -17,6 +16,7 @@ from app.models.enums import (
     Route,
     TreatmentType,
 )
+from app.common.schemas import InputModel, PastDatetime, ReadModel
 
 EXAMPLE_PATIENT = "0195f3a4-6a8e-7c1e-9d7b-2f4f5b6c7d8e"
 

@@ -8,8 +8,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.clinical.days import clinical_date
+from app.clinical.enums import PerformanceScale
 from app.common.pagination import fetch_page
 from app.common.updates import check_version
+from app.config import get_settings
 from app.errors import Conflict, NotFound, RuleViolation
 from app.follow_up.opioids import FACTORS_VERSION, compute_ome
 from app.follow_up.pain import check_step_of_ten, normalise_pain
@@ -25,9 +28,7 @@ from app.follow_up.schemas import (
     TreatmentIn,
 )
 from app.models import FollowUpEvent, Patient, Procedure
-from app.models.enums import PerformanceScale
 from app.patients.service import check_no_record_after, check_within_life, require_patient
-from app.triggers.marks import evaluate_after_commit
 
 LANSKY_MAX_AGE = 16
 KIND_COLUMNS = (
@@ -44,7 +45,8 @@ def age_in_years(born: date, on: date) -> int:
 def _performance_scale_fits(patient: Patient, data: PerformanceIn) -> None:
     if patient.birth_date is None:
         return
-    age = age_in_years(patient.birth_date, data.occurred_at.date())
+    on = clinical_date(data.occurred_at, get_settings().registry_time_zone)
+    age = age_in_years(patient.birth_date, on)
     wanted = PerformanceScale.lansky if age < LANSKY_MAX_AGE else PerformanceScale.karnofsky
     if data.scale is not wanted:
         raise RuleViolation(
@@ -116,7 +118,7 @@ async def _check_procedure(
 
 
 def _record_death(patient: Patient, when: datetime) -> None:
-    day = when.date()
+    day = clinical_date(when, get_settings().registry_time_zone)
     if patient.death_date is not None and patient.death_date != day:
         raise Conflict(
             f"The patient's death is already recorded on {patient.death_date}.", "death-recorded"
@@ -130,7 +132,8 @@ async def _validated(session: AsyncSession, data: FollowUpCreate) -> tuple[Patie
         check_within_life(
             patient, data.occurred_at, "occurred_at"
         ) if patient.death_date is None else None
-        await check_no_record_after(session, patient.id, data.occurred_at.date(), "occurred_at")
+        day = clinical_date(data.occurred_at, get_settings().registry_time_zone)
+        await check_no_record_after(session, patient.id, day, "occurred_at")
     else:
         check_within_life(patient, data.occurred_at, "occurred_at")
     await _check_procedure(session, patient.id, data.procedure_id)
@@ -139,8 +142,9 @@ async def _validated(session: AsyncSession, data: FollowUpCreate) -> tuple[Patie
 
 async def follow_up_values(session: AsyncSession, data: FollowUpCreate) -> dict[str, Any]:
     """Validate a new event; the values of every column of its row but the id and the
-    timestamps (a death also sets the patient's death date). A caller that inserts rows
-    itself (batched event ingestion) must also run what `create_follow_up` runs after."""
+    timestamps (a death also sets the patient's death date). A caller that inserts rows with
+    a Core statement (batched event ingestion) notes them for the imaging triggers, which see
+    only the ORM's flushes (app/triggers/marks.py: `note_rows`)."""
     patient, values = await _validated(session, data)
     if isinstance(data, DeathIn):
         _record_death(patient, data.occurred_at)
@@ -159,8 +163,6 @@ async def create_follow_up(session: AsyncSession, data: FollowUpCreate) -> Follo
     event = FollowUpEvent(**await follow_up_values(session, data))
     session.add(event)
     await session.flush()
-    if event.kind == "pain":
-        await evaluate_after_commit(session, [event.patient_id])  # imaging triggers
     return event
 
 
@@ -193,8 +195,6 @@ async def replace_follow_up(
     for column in KIND_COLUMNS:
         setattr(event, column, values.get(column))
     await session.flush()
-    if event.kind == "pain":
-        await evaluate_after_commit(session, [event.patient_id])  # imaging triggers
     return event
 
 

@@ -23,6 +23,7 @@ from app.models import FollowUpEvent, Patient, PatientIdentifier, Procedure, Res
 from app.models.base import new_id
 from app.patients.schemas import IdentifierIn, PatientCreate
 from app.patients.service import create_patient
+from app.triggers import marks
 
 
 @dataclass
@@ -73,7 +74,6 @@ class Context:
         self.patients: dict[PatientKey, Patient] = {}
         self.procedures: dict[ProcedureKey, Procedure | None] = {}
         self.new_stubs: set[uuid.UUID] = set()
-        self.trigger_patients: set[uuid.UUID] = set()  # whose imaging triggers to evaluate
         self.works: dict[tuple[str, str], Work] = {}  # the events this request claimed
         self.follow_ups: list[dict[str, Any]] = []  # new rows, not inserted yet
         self.identifiers: list[dict[str, Any]] = []  # senders' identifiers of new records, too
@@ -82,7 +82,6 @@ class Context:
         """After a savepoint rolled back: cached objects may be expired or gone."""
         self.patients.clear()
         self.procedures.clear()
-        self.trigger_patients.clear()
         self.follow_ups.clear()
         self.identifiers.clear()
 
@@ -95,12 +94,14 @@ class Context:
     async def flush(self) -> None:
         """Write the new follow-up rows, after the session's own changes, then the identifiers
         of new records: one Core INSERT each (ORM objects, or even the ORM's bulk insert, cost
-        more than the rows themselves)."""
+        more than the rows themselves). The flush listener does not see Core writes: the
+        follow-ups' patients are noted for the imaging triggers here (`marks.note_rows`)."""
         if self.follow_ups or self.identifiers:
             await self.session.flush()
         if self.follow_ups:
             rows, self.follow_ups = self.follow_ups, []
             await self.session.execute(_INSERT_FOLLOW_UPS, rows)
+            marks.note_rows(self.session, FollowUpEvent, rows)
         if self.identifiers:
             identifiers, self.identifiers = self.identifiers, []
             await self.session.execute(

@@ -2,6 +2,10 @@
 undoes it). Out-of-order arrival is handled here: a follow-up naming a procedure that has not
 arrived is recorded unlinked and linked when it arrives; a complication waits (status pending)
 for its procedure and is recorded when it arrives.
+
+Whether an event re-evaluates its patient's imaging triggers is not decided here: the flush
+listener of app/triggers/marks.py sees the services' writes, and the Core statements (the
+follow-up rows of `Context.flush`, the link below) note theirs with `marks.note_rows`.
 """
 
 import uuid
@@ -9,18 +13,19 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from app.clinical.levels import LEVEL_POSITION, normalise_level
 from app.complications.service import create_complication
 from app.errors import Conflict, DomainError, RuleViolation, problem
 from app.follow_up.service import follow_up_values
 from app.ingestion import identifiers, mappers, retraction
 from app.ingestion.context import Applied, Context, Work, ids_json
+from app.ingestion.data import ComplicationData
 from app.ingestion.mappers import FOLLOW_UP_KIND, Incoming, ProcedureKey
-from app.ingestion.schemas import ComplicationData
 from app.models import EventLog, FollowUpEvent, Patient, PatientIdentifier, Procedure
 from app.models.base import utcnow
 from app.patients.service import update_patient
-from app.procedures.levels import LEVEL_POSITION, normalise_level
 from app.procedures.service import create_procedure
+from app.triggers import marks
 
 
 async def apply(ctx: Context, work: Work) -> Applied:
@@ -62,8 +67,6 @@ async def _follow_up(ctx: Context, ev: Incoming) -> Applied:
     values = await follow_up_values(ctx.session, command)
     row_id = ctx.add_follow_up(values)
     await identifiers.keep(ctx, "Observation", ev.identifiers, row_id)
-    if values["kind"] in ("pain", "death"):  # the imaging triggers depend on these
-        ctx.trigger_patients.add(patient.id)
     return Applied(
         "applied",
         ids_json(patient_id=patient.id, follow_up_id=row_id, procedure_id=procedure_id),
@@ -89,10 +92,8 @@ async def _procedure(ctx: Context, ev: Incoming) -> Applied:
         command,
         external_source=key[0] if key else None,
         external_ref=key[1] if key else None,
-        evaluate_triggers=False,  # all the request's patients at once, in service.process
     )
     await identifiers.keep(ctx, "Procedure", ev.identifiers, procedure.id)
-    ctx.trigger_patients.add(patient.id)  # a new episode: triggers follow occurred_at
     if key is not None:
         ctx.procedures[key] = procedure
         await resolve_pending(ctx, key, procedure)
@@ -206,7 +207,7 @@ async def _resolve(
         if outcome.patient_id != procedure.patient_id:
             return  # another patient's procedure: stays unlinked (and says so)
         await ctx.flush()
-        await ctx.session.execute(
+        linked = await ctx.session.execute(
             update(FollowUpEvent)
             .where(FollowUpEvent.id == outcome.record_id)
             .values(
@@ -214,7 +215,9 @@ async def _resolve(
                 version=FollowUpEvent.version + 1,
                 updated_at=utcnow(),
             )
+            .returning(FollowUpEvent.patient_id, FollowUpEvent.kind)
         )
+        marks.note_rows(ctx.session, FollowUpEvent, linked.mappings())
         outcome.ids["procedure_id"] = str(procedure.id)
         outcome.awaiting = False
     elif outcome.status == "pending":  # a complication waiting for it (JSON events only)

@@ -16,17 +16,12 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from app.clinical.enums import TreatmentType
 from app.complications.schemas import ComplicationCreate
 from app.errors import DomainError, FieldIssue, validation_issues
 from app.follow_up.schemas import FollowUpCreate
-from app.ingestion.schemas import (
-    EVENT_TYPES,
-    LOCAL_INTERVENTIONS,
-    Event,
-    InterventionData,
-    PatientData,
-)
-from app.models.enums import TreatmentType
+from app.ingestion.data import LOCAL_INTERVENTIONS, InterventionData, PatientData
+from app.ingestion.schemas import EVENT_TYPES, Event
 from app.patients.schemas import PatientCreate, PatientUpdate
 from app.procedures.schemas import ProcedureCreate
 

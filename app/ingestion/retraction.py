@@ -11,13 +11,16 @@ import uuid
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
+from app.clinical.days import clinical_date
+from app.config import get_settings
 from app.errors import RuleViolation
 from app.ingestion import mappers
 from app.ingestion.context import Applied, Context, Work, ids_json
+from app.ingestion.data import RetractionData
 from app.ingestion.mappers import ProcedureKey
-from app.ingestion.schemas import RetractionData
 from app.models import Complication, EventLog, FollowUpEvent, Patient, Procedure
 from app.models.base import new_id
+from app.triggers import marks
 
 
 async def retract(ctx: Context, work: Work) -> Applied:
@@ -95,7 +98,8 @@ def _check_retractable(type_: str, same_patient: bool) -> None:
 
 
 async def _undo(ctx: Context, type_: str, outcome: Applied, key: tuple[str, str]) -> None:
-    """Delete what the event produced."""
+    """Delete what the event produced (Core deletes, which the flush listener does not see:
+    the imaging triggers' history is noted here, `marks.note_rows`)."""
     await ctx.flush()
     session = ctx.session
     ids = outcome.ids
@@ -107,26 +111,26 @@ async def _undo(ctx: Context, type_: str, outcome: Applied, key: tuple[str, str]
         )
     elif "follow_up_id" in ids:
         follow_up_id = uuid.UUID(ids["follow_up_id"])
-        kind = await session.scalar(
-            select(FollowUpEvent.kind).where(FollowUpEvent.id == follow_up_id)
+        result = await session.execute(
+            delete(FollowUpEvent)
+            .where(FollowUpEvent.id == follow_up_id)
+            .returning(FollowUpEvent.patient_id, FollowUpEvent.kind)
         )
-        await session.execute(delete(FollowUpEvent).where(FollowUpEvent.id == follow_up_id))
-        if kind == "death" and outcome.patient_id is not None:
+        deleted = result.mappings().all()
+        marks.note_rows(session, FollowUpEvent, deleted)
+        if any(row["kind"] == "death" for row in deleted) and outcome.patient_id is not None:
             await _recompute_death(ctx, outcome.patient_id)
-        if kind in ("pain", "death") and outcome.patient_id is not None:
-            ctx.trigger_patients.add(outcome.patient_id)
     elif "procedure_id" in ids:
         procedure_id = uuid.UUID(ids["procedure_id"])
         procedure = await session.get(Procedure, procedure_id)
         await session.execute(delete(Procedure).where(Procedure.id == procedure_id))
         if procedure is not None:
+            marks.note_rows(session, Procedure, [{"patient_id": procedure.patient_id}])
             session.expunge(procedure)
             if procedure.external_source and procedure.external_ref:
                 pkey = (procedure.external_source, procedure.external_ref)
                 ctx.procedures.pop(pkey, None)
                 await _unresolve(ctx, pkey)
-        if outcome.patient_id is not None:
-            ctx.trigger_patients.add(outcome.patient_id)  # its episode is gone
     outcome.ids = {k: v for k, v in ids.items() if k == "patient_id"}
     outcome.record_id = None
 
@@ -140,7 +144,8 @@ async def _recompute_death(ctx: Context, patient_id: uuid.UUID) -> None:
             FollowUpEvent.patient_id == patient_id, FollowUpEvent.kind == "death"
         )
     )
-    patient.death_date = remaining.date() if remaining is not None else None
+    zone_name = get_settings().registry_time_zone
+    patient.death_date = clinical_date(remaining, zone_name) if remaining is not None else None
     await ctx.session.flush()
 
 

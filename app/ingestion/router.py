@@ -5,13 +5,12 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from app.audit.dependencies import AuditDep
-from app.auth.dependencies import require
-from app.auth.scopes import EVENTS_WRITE
 from app.common.http import Cursor, Limit
 from app.common.pagination import Page
 from app.common.schemas import UtcDatetime
 from app.db import SessionDep
 from app.errors import DomainError, problem_responses
+from app.http.guards import EventsWrite
 from app.ingestion import log_reads, service
 from app.ingestion.schemas import (
     EXAMPLE,
@@ -24,7 +23,7 @@ from app.ingestion.schemas import (
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 
-router = APIRouter(prefix="/events", tags=["events"], dependencies=[require(EVENTS_WRITE)])
+router = APIRouter(prefix="/events", tags=["events"])
 
 
 class UnsupportedMediaType(DomainError):
@@ -43,7 +42,8 @@ def is_json(content_type: str | None, *extra: str) -> bool:
     )
 
 
-async def json_body_only(request: Request) -> None:
+async def json_body_only(request: Request, principal: EventsWrite) -> None:
+    """A JSON body, or 415: judged once the guard it depends on has let the caller in."""
     if not is_json(request.headers.get("content-type")):
         raise UnsupportedMediaType("application/json")
 
@@ -91,6 +91,7 @@ the event it retracts. Derived values (episodes, trajectories, triggers) use `oc
     },
 )
 async def post_events(
+    principal: EventsWrite,
     body: Annotated[
         EventsBody,
         Body(
@@ -160,6 +161,7 @@ produced.
     responses=problem_responses(401, 403, 422),
 )
 async def list_logged_events(
+    principal: EventsWrite,
     session: SessionDep,
     limit: Limit = 50,
     cursor: Cursor = None,
@@ -195,5 +197,7 @@ async def list_logged_events(
     summary="Read one logged event (by the id of its log row)",
     responses=problem_responses(401, 403, 404, 422),
 )
-async def read_logged_event(log_id: uuid.UUID, session: SessionDep) -> LoggedEvent:
+async def read_logged_event(
+    principal: EventsWrite, log_id: uuid.UUID, session: SessionDep
+) -> LoggedEvent:
     return log_reads.logged(await log_reads.get_logged(session, log_id))

@@ -33,7 +33,6 @@ from app.ingestion.mappers import Incoming, InvalidEvent
 from app.ingestion.schemas import BatchResult, EventIds, EventResult
 from app.models import EventLog, Patient
 from app.models.base import new_id
-from app.triggers import marks
 
 
 class BatchTooLarge(DomainError):
@@ -141,7 +140,6 @@ async def process(
         await ctx.ensure_patients(w.ev.patient for w in claimed if _needs_patient(w))
         await ctx.load_procedures(w.ev.procedure_key for w in claimed if w.ev.procedure_key)
         await _apply_all(ctx, claimed, problems, isolate)
-        await _evaluate_triggers_after_commit(ctx)
         await eventlog.write_outcomes(ctx, claimed)
         await _drop_unused_patients(ctx, claimed)
     for work in claimed:
@@ -219,7 +217,6 @@ async def _apply_all(
         work.outcome = None
         work.retract_before_apply = work.placeholder_of
     ctx.forget()
-    ctx.trigger_patients.clear()
     for work in works:
         try:
             await ctx.ensure_patients([work.ev.patient] if _needs_patient(work) else [])
@@ -234,14 +231,6 @@ async def _apply_all(
             problems[work.index] = Conflict("This event conflicts with stored data.")
             work.outcome, work.refused = None, True
             ctx.forget()
-
-
-async def _evaluate_triggers_after_commit(ctx: Context) -> None:
-    """Imaging triggers from the history as now known (occurred_at, not arrival order), for
-    every patient whose history the request changed (a pain score, a procedure, a death, a
-    retraction): marked in this transaction, evaluated right after its commit and before the
-    response (app/triggers/marks.py)."""
-    await marks.evaluate_after_commit(ctx.session, ctx.trigger_patients)
 
 
 def _needs_patient(work: Work) -> bool:

@@ -7,7 +7,7 @@ write path can forget it, bulk inserts included); a statistics read first recomp
 patients, so the figures are never stale after a write.
 
 Time points: `base` is before the first session (baseline), `dN` is day N after t0 (the last
-session), N in app.episodes.rules.TIME_POINTS. Timestamps are also kept as integer
+session), N in app.clinical.definitions.TIME_POINTS. Timestamps are also kept as integer
 microseconds since the epoch (`*_us`): exact arithmetic, the same on both databases.
 """
 
@@ -56,7 +56,7 @@ class OutcomeEpisode(Base):
     thoracic: Mapped[bool]
     lumbar: Mapped[bool]
     sacral: Mapped[bool]
-    # Kaplan-Meier, in whole days since t0 (UTC calendar days)
+    # Kaplan-Meier, in whole calendar days since t0 (the registry's: REGISTRY_TIME_ZONE)
     survival_day: Mapped[int]
     survival_event: Mapped[bool]
     recurrence_event: Mapped[bool]
@@ -93,7 +93,7 @@ class OutcomeEpisode(Base):
     pain_change_d180: Mapped[float | None] = mapped_column(Double)
     pain_change_d365: Mapped[float | None] = mapped_column(Double)
     # the score at the time point against the baseline (null without both): improved
-    # (app.episodes.rules.is_improved) and the IMMPACT bands, reduction >= 30 % and >= 50 %
+    # (app.clinical.pain.is_improved) and the IMMPACT bands, reduction >= 30 % and >= 50 %
     improved_d7: Mapped[bool | None]
     improved_d14: Mapped[bool | None]
     improved_d30: Mapped[bool | None]

@@ -4,8 +4,8 @@ from datetime import date
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.clinical.enums import HistologyGroup
 from app.models.base import Base, IdMixin, TimestampMixin, VersionedMixin
-from app.models.enums import HistologyGroup
 
 GROUP_CODES = ", ".join(f"'{g.value}'" for g in HistologyGroup)
 

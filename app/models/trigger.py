@@ -20,6 +20,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.clinical.enums import TriggerRule, TriggerStatus, sql_values
 from app.models.base import Base, IdMixin, TimestampMixin, VersionedMixin, utcnow
 
 
@@ -29,14 +30,8 @@ class ImagingTrigger(IdMixin, TimestampMixin, VersionedMixin, Base):
         UniqueConstraint("episode_key", "rule", "occurrence", "generation"),
         Index("ix_imaging_triggers_patient_id_due_at", "patient_id", "due_at"),
         Index("ix_imaging_triggers_status_due_at", "status", "due_at"),
-        CheckConstraint(
-            "rule IN ('no_improvement', 'follow_up_overdue', 'worsening')", name="rule"
-        ),
-        CheckConstraint(
-            "status IN ('open', 'acknowledged', 'imaging_ordered', 'resolved', 'dismissed', "
-            "'superseded')",
-            name="status",
-        ),
+        CheckConstraint(f"rule IN ({sql_values(TriggerRule)})", name="rule"),
+        CheckConstraint(f"status IN ({sql_values(TriggerStatus)})", name="status"),
     )
 
     patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
@@ -49,7 +44,7 @@ class ImagingTrigger(IdMixin, TimestampMixin, VersionedMixin, Base):
     rule: Mapped[str] = mapped_column(String(24))
     occurrence: Mapped[uuid.UUID]
     generation: Mapped[int] = mapped_column(server_default="0")
-    status: Mapped[str] = mapped_column(String(20), server_default="open")
+    status: Mapped[str] = mapped_column(String(20), server_default=TriggerStatus.open.value)
     t0: Mapped[datetime]
     due_at: Mapped[datetime]
     baseline: Mapped[float | None] = mapped_column(Numeric(6, 2, asdecimal=False))

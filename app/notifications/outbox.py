@@ -10,7 +10,8 @@ from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.triggers.dialect import dialect_of, typed
+from app.clinical.enums import TriggerStatus
+from app.common.sql import dialect_of, typed
 
 
 class EventType(StrEnum):
@@ -23,7 +24,9 @@ class EventType(StrEnum):
 
 
 def event_for(status: str) -> EventType:
-    return EventType.opened if status == "open" else EventType(f"imaging_trigger.{status}")
+    if status == TriggerStatus.open:
+        return EventType.opened
+    return EventType(f"imaging_trigger.{TriggerStatus(status).value}")
 
 
 async def enqueue_batch(session: AsyncSession, batch_id: uuid.UUID, now: datetime) -> int:
@@ -33,7 +36,8 @@ async def enqueue_batch(session: AsyncSession, batch_id: uuid.UUID, now: datetim
         f"""
         INSERT INTO outbox_messages (id, subscription_id, event_type, trigger_id, trigger_status,
                                      status, attempts, next_attempt_at, created_at)
-        SELECT {d.uuid7()}, s.id, CAST(:event AS text), t.id, 'open', 'pending', 0, :now, :now
+        SELECT {d.uuid7()}, s.id, CAST(:event AS text), t.id, '{TriggerStatus.open}', 'pending',
+               0, :now, :now
         FROM imaging_triggers t
         JOIN webhook_subscriptions s ON s.active AND {d.json_list_has("s.events", "event")}
         WHERE t.batch_id = :batch

@@ -1,6 +1,6 @@
 """/subscriptions (webhooks) and /webhook-deliveries (the delivery log, redeliver).
 
-Guarded where it is included (app/main.py): every route takes the `admin` scope.
+Every route takes the `admin` scope (`Admin`, in its signature).
 """
 
 import uuid
@@ -12,6 +12,7 @@ from app.common.http import Cursor, IfMatch, Limit, expected_version, set_etag
 from app.common.pagination import Page
 from app.db import SessionDep
 from app.errors import problem_responses
+from app.http.guards import Admin
 from app.notifications import service
 from app.notifications.schemas import (
     DeliveryRead,
@@ -32,7 +33,7 @@ router = APIRouter(tags=["notifications"])
     responses=problem_responses(422),
 )
 async def create_subscription(
-    body: SubscriptionCreate, session: SessionDep, response: Response
+    principal: Admin, body: SubscriptionCreate, session: SessionDep, response: Response
 ) -> SubscriptionCreated:
     subscription = await service.create_subscription(session, body)
     response.headers["Location"] = f"/api/v1/subscriptions/{subscription.id}"
@@ -42,7 +43,11 @@ async def create_subscription(
 
 @router.get("/subscriptions", response_model=Page[SubscriptionRead], summary="List webhooks")
 async def list_subscriptions(
-    session: SessionDep, limit: Limit = 50, cursor: Cursor = None, active: bool | None = None
+    principal: Admin,
+    session: SessionDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    active: bool | None = None,
 ) -> Page[SubscriptionRead]:
     rows, next_cursor = await service.list_subscriptions(
         session, active=active, cursor=cursor, limit=limit
@@ -57,7 +62,7 @@ async def list_subscriptions(
     responses=problem_responses(404),
 )
 async def read_subscription(
-    subscription_id: uuid.UUID, session: SessionDep, response: Response
+    principal: Admin, subscription_id: uuid.UUID, session: SessionDep, response: Response
 ) -> SubscriptionRead:
     subscription = await service.get_subscription(session, subscription_id)
     set_etag(response, subscription.version)
@@ -71,6 +76,7 @@ async def read_subscription(
     responses=problem_responses(404, 409, 412, 422, 428),
 )
 async def update_subscription(
+    principal: Admin,
     subscription_id: uuid.UUID,
     body: SubscriptionUpdate,
     session: SessionDep,
@@ -90,7 +96,9 @@ async def update_subscription(
     summary="Disable a webhook (its delivery log stays)",
     responses=problem_responses(404),
 )
-async def disable_subscription(subscription_id: uuid.UUID, session: SessionDep) -> Response:
+async def disable_subscription(
+    principal: Admin, subscription_id: uuid.UUID, session: SessionDep
+) -> Response:
     await service.disable_subscription(session, subscription_id)
     return Response(status_code=204)
 
@@ -101,6 +109,7 @@ async def disable_subscription(subscription_id: uuid.UUID, session: SessionDep) 
     summary="The delivery log: every outbox message and its attempts",
 )
 async def list_deliveries(
+    principal: Admin,
     session: SessionDep,
     limit: Limit = 50,
     cursor: Cursor = None,
@@ -125,7 +134,9 @@ async def list_deliveries(
     summary="One message and its attempts",
     responses=problem_responses(404),
 )
-async def read_delivery(message_id: uuid.UUID, session: SessionDep) -> DeliveryRead:
+async def read_delivery(
+    principal: Admin, message_id: uuid.UUID, session: SessionDep
+) -> DeliveryRead:
     return await service.get_delivery(session, message_id)
 
 
@@ -136,5 +147,5 @@ async def read_delivery(message_id: uuid.UUID, session: SessionDep) -> DeliveryR
     summary="Queue a dead (or delivered) message again, with the same id and body",
     responses=problem_responses(404, 409),
 )
-async def redeliver(message_id: uuid.UUID, session: SessionDep) -> DeliveryRead:
+async def redeliver(principal: Admin, message_id: uuid.UUID, session: SessionDep) -> DeliveryRead:
     return await service.redeliver(session, message_id)

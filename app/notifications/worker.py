@@ -13,6 +13,9 @@ the status code, the timing and the class of a failure, never the receiver's ans
 
 Failures are retried with exponential backoff and jitter; after `webhook_max_attempts` attempts
 the message is dead (it stays in the delivery log, and can be redelivered).
+
+What a message says about its trigger is the triggers area's to tell: whoever starts a worker
+hands it that area's `payload` (app.triggers.webhooks), so this package never imports it.
 """
 
 import asyncio
@@ -24,20 +27,24 @@ import random
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.common.sql import dialect_of, typed
 from app.config import Settings, get_settings
-from app.models import DeliveryAttempt, ImagingTrigger, OutboxMessage, WebhookSubscription
+from app.models import DeliveryAttempt, OutboxMessage, WebhookSubscription
 from app.models.base import new_id, utcnow
 from app.notifications import destinations, failures, signing
 from app.notifications.failures import Failure
-from app.triggers.dialect import dialect_of, typed
 
 log = logging.getLogger(__name__)
+
+TriggerPayload = Callable[[AsyncSession, uuid.UUID], Awaitable[dict[str, Any] | None]]
+"""A trigger as a message shows it, JSON-ready (None: it is gone)."""
 
 
 def backoff_s(attempt: int, settings: Settings, rnd: random.Random | None = None) -> float:
@@ -51,15 +58,9 @@ def backoff_s(attempt: int, settings: Settings, rnd: random.Random | None = None
     return max(0.0, delay * (1.0 + spread))
 
 
-async def render(session: AsyncSession, message: OutboxMessage) -> str:
+async def render(session: AsyncSession, message: OutboxMessage, payload: TriggerPayload) -> str:
     """The body: fixed at the first attempt, so every retry sends (and signs) the same bytes."""
-    from app.triggers.schemas import to_read
-    from app.triggers.service import details
-
-    trigger = await session.get(ImagingTrigger, message.trigger_id)
-    data = None
-    if trigger is not None:
-        data = to_read((await details(session, [trigger]))[0]).model_dump(mode="json")
+    data = await payload(session, message.trigger_id)
     body = {
         "id": str(message.id),
         "type": message.event_type,
@@ -76,8 +77,11 @@ class Worker:
         settings: Settings | None = None,
         name: str | None = None,
         client: httpx.AsyncClient | None = None,
+        *,
+        payload: TriggerPayload,
     ) -> None:
         self.sessionmaker = sessionmaker
+        self.payload = payload
         self.settings = settings or get_settings()
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._client = client
@@ -125,7 +129,7 @@ class Worker:
             if subscription is None:
                 return None
             if message.payload is None:
-                message.payload = await render(session, message)
+                message.payload = await render(session, message, self.payload)
             return message, subscription.url, subscription.secret
 
     async def deliver(self, message_id: uuid.UUID, now: datetime, client: httpx.AsyncClient) -> str:

@@ -7,7 +7,7 @@ total, and complementary suppression runs across them. An episode can span regio
 groups overlap and are not additive.
 
 A group's name is published as is, so it only ever comes from a closed vocabulary: the ICCC-3
-codes the sender gave (app.models.enums.HistologyGroup), `not_recorded`, the regions, the level
+codes the sender gave (app.clinical.enums.HistologyGroup), `not_recorded`, the regions, the level
 counts. Never the free-text histology, which can hold anything typed into it.
 """
 
@@ -19,12 +19,12 @@ from typing import Any
 from sqlalchemy import and_, case, func, literal, not_, true
 from sqlalchemy.sql.elements import ColumnElement
 
-from app.models.enums import HistologyGroup
-from app.outcomes import queries, schemas
+from app.clinical.dialect import DAY_US
+from app.clinical.enums import HistologyGroup
+from app.clinical.levels import Region
+from app.outcomes import cohort_sql, queries, schemas
 from app.outcomes.cohort import Cohort
-from app.outcomes.dialect import DAY_US
 from app.outcomes.sheet import Sheet
-from app.procedures.levels import Region
 
 LEVEL_GROUPS = ("0", "1", "2", "3", "4", "5+")
 NOT_RECORDED = "not_recorded"  # no histology group; not XII, a group of its own
@@ -97,15 +97,15 @@ def _specs(src: Any, now_us: int) -> tuple[list[queries.Count], list[queries.Mea
     return counts, measures
 
 
-def _parts(cohort: Cohort, by: Dimension) -> list[_Part]:
-    src = queries.episodes(cohort)
+def _parts(cohort: Cohort, by: Dimension, time_zone: str) -> list[_Part]:
+    src = cohort_sql.episodes(cohort, time_zone)
     parts = [_Part(src, None)]
     if by is Dimension.region:
         for region in Region:
             if cohort.regions and region.value not in cohort.regions:
                 continue
             narrowed = Cohort(**{**cohort.__dict__, "regions": (region.value,)})
-            parts.append(_Part(queries.episodes(narrowed), None, region.value))
+            parts.append(_Part(cohort_sql.episodes(narrowed, time_zone), None, region.value))
     elif by is Dimension.histology:
         parts.append(_Part(src, func.coalesce(src.c.histology_group, literal(NOT_RECORDED))))
     else:
@@ -118,7 +118,7 @@ def _parts(cohort: Cohort, by: Dimension) -> list[_Part]:
 
 
 async def breakdown_sheet(
-    run: queries.Runner,
+    run: cohort_sql.Runner,
     cohort: Cohort,
     now_us: int,
     by: Dimension,
@@ -126,7 +126,7 @@ async def breakdown_sheet(
 ) -> dict[str, Any]:
     sheet = Sheet(k)
     groups: list[str] = []
-    for part in _parts(cohort, by):
+    for part in _parts(cohort, by, run.dialect.time_zone):
         counts, measures = _specs(part.source, now_us)
         found = await queries.aggregate(run, part.source, counts, measures, group=part.group)
         patients: dict[Any, dict[str, int]] = {}

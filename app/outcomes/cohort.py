@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from app.models.enums import AUGMENTATION_KINDS
+from app.clinical.enums import AUGMENTATION_KINDS
 
 
 class AgeBand(StrEnum):
@@ -43,7 +43,7 @@ class Cohort:
     """Every filter narrows; an empty tuple means no filter on that attribute.
 
     Attributes of an episode: its first session's kind, indication and date; the patient's
-    histology group (ICCC-3 codes, app.models.enums.HistologyGroup; never the free-text
+    histology group (ICCC-3 codes, app.clinical.enums.HistologyGroup; never the free-text
     histology), sex and age at the first session; the spinal regions of its levels (any of
     those asked); the most levels treated in one of its sessions; staged (a series) or single;
     repeat (a level treated before by the same kind of procedure) or first.

@@ -1,21 +1,22 @@
-"""The clinical definitions the summary is computed with, and what the SQL builders share."""
+"""What the summary's SQL builders share: its version, its columns' names, the scope.
+
+The clinical definitions themselves are app.clinical's (Definitions, predicates, dialect)."""
 
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Double, Integer, Select, and_, literal, or_, select, union_all
+from sqlalchemy import BigInteger, Integer, Select, literal, select, union_all
 from sqlalchemy.sql.elements import ColumnElement
 
-from app.config import Settings
-from app.episodes.rules import EPSILON, TIME_POINTS
-from app.models.enums import AUGMENTATION_KINDS, Leakage, Sir2017, SirClassic
-from app.outcomes.dialect import Dialect
+from app.clinical.days import UTC_NAME
+from app.clinical.definitions import TIME_POINTS, Definitions
+from app.clinical.dialect import Dialect
+from app.clinical.enums import Leakage, Sir2017, SirClassic
 
 # bump when a definition changes: the next refresh then rebuilds every summary row
 SUMMARY_VERSION = "8"
-AUGMENTATION = sorted(AUGMENTATION_KINDS)
 MEASURES = {"pain": "pain", "ps": "performance", "odi": "function"}
 DAYS = tuple(TIME_POINTS)
 POINTS = ("base", *(f"d{day}" for day in DAYS))
@@ -33,29 +34,16 @@ COMPLICATION_COLUMNS = (
 )  # fmt: skip
 
 
-@dataclass(frozen=True)
-class Definitions:
-    baseline_window_days: int = 30
-    improvement_points: float = 2.0
-    improvement_fraction: float = 0.30
-    worsening_points: float = 2.0
-
-    @classmethod
-    def from_settings(cls, s: Settings) -> "Definitions":
-        return cls(
-            s.baseline_window_days,
-            s.improvement_points,
-            s.improvement_fraction,
-            s.worsening_points,
-        )
-
-    @property
-    def fingerprint(self) -> str:
-        return (
-            f"v{SUMMARY_VERSION};baseline={self.baseline_window_days};"
-            f"points={self.improvement_points};fraction={self.improvement_fraction};"
-            f"worsening={self.worsening_points}"
-        )
+def fingerprint(defs: Definitions) -> str:
+    """What the summary was computed with: a change rebuilds it (the trigger-only settings
+    are not in it; the time zone is named when it is not UTC, so that the UTC summaries of
+    before the setting stay current)."""
+    zone = "" if defs.time_zone == UTC_NAME else f";tz={defs.time_zone}"
+    return (
+        f"v{SUMMARY_VERSION};baseline={defs.baseline_window_days};"
+        f"points={defs.improvement_points};fraction={defs.improvement_fraction};"
+        f"worsening={defs.worsening_points}{zone}"
+    )
 
 
 def big(value: int) -> ColumnElement[int]:
@@ -72,26 +60,6 @@ def day_rows(days: Sequence[int], with_width: bool) -> Any:
         for day in days
     ]
     return union_all(*rows)
-
-
-def improved_sql(
-    d: Dialect, base: ColumnElement[float], score: ColumnElement[float], defs: Definitions
-) -> ColumnElement[bool]:
-    """app.episodes.rules.is_improved, operation for operation (double precision, the same
-    EPSILON tolerance): B - s >= points - eps, or B > 0 and B - s >= fraction * B - eps."""
-    drop = base - score
-    return or_(
-        drop >= literal(defs.improvement_points - EPSILON, Double),
-        and_(base > 0, drop >= literal(defs.improvement_fraction, Double) * base - EPSILON),
-    )
-
-
-def reduced_sql(
-    base: ColumnElement[float], score: ColumnElement[float], fraction: float
-) -> ColumnElement[bool]:
-    """A relative reduction of at least `fraction` (the IMMPACT bands), with the rules'
-    tolerance: B > 0 and B - s >= fraction * B - eps."""
-    return and_(base > 0, base - score >= literal(fraction, Double) * base - EPSILON)
 
 
 # which patients to recompute: all (None), a subquery of their ids, or a short list of ids

@@ -1,8 +1,9 @@
-"""Episodes in SQL (app.episodes.rules.build_episodes): sessions, level treatments, bounds.
+"""Episodes in SQL (app.clinical.episodes.build_episodes): sessions, level treatments, bounds.
 
-- a session's episode key is its series id, or its own id;
+- a session's episode key is its series id, or its own id (predicates.episode_key);
 - first_at / t0: the episode's first and last sessions; kind and indication: its first's;
-- it ends at the first later procedure (of any kind) of the patient on one of its levels;
+- it ends at the first later procedure (of any kind) of the patient on one of its levels
+  (predicates.ends_episode);
 - a level treatment repeats when an earlier procedure of the same kind class (vertebroplasty
   and kyphoplasty are one class) treated that level of the patient.
 """
@@ -11,9 +12,10 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Integer, and_, case, func, literal, select, true
 
+from app.clinical.levels import Region
+from app.clinical.predicates import ends_episode, episode_key, is_augmentation, region_of_level
 from app.models import Complication, LevelTreated, Patient, Procedure
 from app.outcomes.definitions import (
-    AUGMENTATION,
     CIRSE_GRADES,
     LEAKAGE_SITES,
     MAJOR_SIR,
@@ -22,6 +24,7 @@ from app.outcomes.definitions import (
     Scope,
 )
 
+REGION_NAMES = tuple(region.value for region in Region)
 p = Procedure.__table__
 lt = LevelTreated.__table__
 pt = Patient.__table__
@@ -29,7 +32,7 @@ cx = Complication.__table__
 
 
 def sessions(scope: Scope) -> Any:
-    ekey = func.coalesce(p.c.series_id, p.c.id)
+    ekey = episode_key(p.c.series_id, p.c.id)
     return (
         select(
             p.c.id.label("procedure_id"),
@@ -50,14 +53,8 @@ def sessions(scope: Scope) -> Any:
 
 
 def levels(scope: Scope, sess: Any) -> Any:
-    kind_class = case((sess.c.kind.in_(AUGMENTATION), "augmentation"), else_=sess.c.kind)
-    first = func.substr(lt.c.level, 1, 1)
-    region = case(
-        (first == "C", "cervical"),
-        (first == "T", "thoracic"),
-        (first == "L", "lumbar"),
-        else_="sacral",
-    )
+    kind_class = case((is_augmentation(sess.c.kind), "augmentation"), else_=sess.c.kind)
+    region = region_of_level(lt.c.level)
     rank = func.row_number().over(
         partition_by=(sess.c.patient_id, lt.c.level, kind_class),
         order_by=(sess.c.at_us, sess.c.procedure_id),
@@ -120,7 +117,21 @@ def _leaks(column: Any, site: str) -> Any:
 
 
 def episode_base(scope: Scope, sess: Any, lv: Any) -> tuple[Any, Any]:
-    d = scope.d
+    """The episodes (`eps`: their sessions' span) and their base row (`ep`): when they end,
+    what their first session was, the patient's data, the levels' counts and flags."""
+    eps = _episode_spans(sess)
+    firsts = (
+        select(sess.c.ekey, sess.c.kind, sess.c.indication)
+        .where(sess.c.rank == 1)
+        .subquery("firsts")
+    )
+    widest, lagg = _level_figures(lv)
+    ended = _episode_ends(eps, lv)
+    return eps, _episode_row(scope, eps, firsts, ended, lagg, widest)
+
+
+def _episode_spans(sess: Any) -> Any:
+    """Per episode: its first and last (t0) session, how many sessions, whether staged."""
     eps = (
         select(
             sess.c.ekey,
@@ -135,11 +146,12 @@ def episode_base(scope: Scope, sess: Any, lv: Any) -> tuple[Any, Any]:
         .group_by(sess.c.ekey, sess.c.patient_id)
         .cte("eps")
     )
-    firsts = (
-        select(sess.c.ekey, sess.c.kind, sess.c.indication)
-        .where(sess.c.rank == 1)
-        .subquery("firsts")
-    )
+    return eps
+
+
+def _level_figures(lv: Any) -> tuple[Any, Any]:
+    """Per episode: the most levels of one session (`widest`); the level treatments, repeats,
+    leakage per site, the vertebrae (a bit mask) and the regions treated (`lagg`)."""
     per_session = (
         select(lv.c.ekey, func.count().label("n"))
         .group_by(lv.c.ekey, lv.c.procedure_id)
@@ -150,10 +162,7 @@ def episode_base(scope: Scope, sess: Any, lv: Any) -> tuple[Any, Any]:
         .group_by(per_session.c.ekey)
         .subquery("widest")
     )
-    region_flags = [
-        func.max(case((lv.c.region == r, 1), else_=0)).label(r)
-        for r in ("cervical", "thoracic", "lumbar", "sacral")
-    ]
+    region_flags = [func.max(case((lv.c.region == r, 1), else_=0)).label(r) for r in REGION_NAMES]
     lagg = (
         select(
             lv.c.ekey,
@@ -172,6 +181,11 @@ def episode_base(scope: Scope, sess: Any, lv: Any) -> tuple[Any, Any]:
         .group_by(lv.c.ekey)
         .subquery("lagg")
     )
+    return widest, lagg
+
+
+def _episode_ends(eps: Any, lv: Any) -> Any:
+    """Per episode: when a later episode of the patient ends it (app.clinical.episodes)."""
     own = select(lv.c.ekey, lv.c.patient_id, lv.c.level).distinct().subquery("own")
     later = lv.alias("later")
     ended = (
@@ -185,14 +199,25 @@ def episode_base(scope: Scope, sess: Any, lv: Any) -> tuple[Any, Any]:
             later,
             and_(
                 later.c.patient_id == own.c.patient_id,
-                later.c.level == own.c.level,
-                later.c.at_us > eps.c.t0_us,
-                later.c.ekey != own.c.ekey,
+                ends_episode(
+                    later.c.ekey,
+                    later.c.at_us,
+                    own.c.ekey,
+                    eps.c.t0_us,
+                    later.c.level == own.c.level,
+                ),
             ),
         )
         .group_by(own.c.ekey)
         .subquery("ended")
     )
+    return ended
+
+
+def _episode_row(scope: Scope, eps: Any, firsts: Any, ended: Any, lagg: Any, widest: Any) -> Any:
+    """The episode's base row: its span and end, its first session, the patient's data (age
+    at the first session, the death's instant), the level figures and per-patient totals."""
+    d = scope.d
     age = case(
         (pt.c.birth_date.is_(None), None),
         else_=(d.ymd(eps.c.first_at) - d.ymd(pt.c.birth_date, is_date=True))
@@ -216,7 +241,8 @@ def episode_base(scope: Scope, sess: Any, lv: Any) -> tuple[Any, Any]:
             pt.c.histology_group,
             age.label("age"),
             pt.c.death_date,
-            case((pt.c.death_date.is_(None), None), else_=d.date_us(pt.c.death_date)).label(
+            # death: from the start of the date of death, in the registry's time zone
+            case((pt.c.death_date.is_(None), None), else_=d.day_start_us(pt.c.death_date)).label(
                 "death_us"
             ),
             func.count().over(partition_by=eps.c.patient_id).label("patient_episodes"),
@@ -231,10 +257,7 @@ def episode_base(scope: Scope, sess: Any, lv: Any) -> tuple[Any, Any]:
                 "patient_levels"
             ),
             func.coalesce(lagg.c.level_mask, 0).label("level_mask"),
-            *(
-                func.coalesce(lagg.c[r], 0).label(r)
-                for r in ("cervical", "thoracic", "lumbar", "sacral")
-            ),
+            *(func.coalesce(lagg.c[r], 0).label(r) for r in REGION_NAMES),
         )
         .join_from(eps, pt, pt.c.id == eps.c.patient_id)
         .join(firsts, firsts.c.ekey == eps.c.ekey)
@@ -243,4 +266,4 @@ def episode_base(scope: Scope, sess: Any, lv: Any) -> tuple[Any, Any]:
         .outerjoin(widest, widest.c.ekey == eps.c.ekey)
         .cte("ep")
     )
-    return eps, ep
+    return ep

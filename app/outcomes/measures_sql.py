@@ -2,27 +2,43 @@
 
 - baseline: the latest score in [first_at - window, first_at); ties: the last id;
 - time point d: the score nearest t0 + d within +/- its half-width, strictly after t0 and before
-  the episode ends; ties: the earlier, then the smaller id (app.episodes.rules.nearest);
+  the episode ends; ties: the earlier, then the smaller id (app.clinical.pain.nearest);
 - rule B (app.triggers.rules.worsenings): after the first improved back-pain score, the first
   score s with s - (lowest since that improvement) >= worsening points, or s >= baseline;
 - analgesia: for each drug, its latest medication record before the instant (the first
-  session for the baseline, the end of day d after t0 otherwise); `stopped` ends the drug.
+  session for the baseline, t0 + d + 1 days otherwise: the end of day d after t0, elapsed
+  time); `stopped` ends the drug;
+- the clinical day (app.clinical.days) of the first worsening, of the last back-pain score and
+  of the last contact, for the Kaplan-Meier times (`local_us`: the registry's local clock).
 """
 
 from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select, true, union_all
 
+from app.clinical.dialect import DAY_US, FAR_FUTURE_US
+from app.clinical.predicates import improved, is_back_pain, worsened
 from app.models import FollowUpEvent
-from app.outcomes.definitions import DAYS, MEASURES, POINTS, Scope, big, day_rows, improved_sql
-from app.outcomes.dialect import DAY_US, FAR_FUTURE_US
+from app.outcomes.definitions import DAYS, MEASURES, POINTS, Scope, big, day_rows
 
 fe = FollowUpEvent.__table__
 
 
 def scores(scope: Scope, ep: Any) -> tuple[Any, Any, Any, Any]:
     """Baselines, time-point scores (pain, performance, ODI), recurrence, last pain."""
+    pairs = _score_pairs(scope, ep)
+    base = _baselines(pairs)
+    points = _time_points(pairs)
+    recurrence, last_pain = _rule_b(scope, pairs, base)
+    return base, points, recurrence, last_pain
+
+
+def _score_pairs(scope: Scope, ep: Any) -> Any:
+    """Each episode with each score of its patient from the baseline window on, until the
+    episode ends (back pain only among the pain scores)."""
     d, defs = scope.d, scope.defs
+    # under UTC the local clock is the epoch itself: no column of its own
+    local_clock = [] if d.utc else [d.local_us(fe.c.occurred_at).label("local_us")]
     sc = (
         select(
             fe.c.id,
@@ -30,11 +46,12 @@ def scores(scope: Scope, ep: Any) -> tuple[Any, Any, Any, Any]:
             fe.c.kind,
             d.real(fe.c.score).label("score"),
             d.epoch_us(fe.c.occurred_at).label("at_us"),
+            *local_clock,
         )
         .where(
             fe.c.kind.in_(tuple(MEASURES.values())),
             fe.c.score.is_not(None),
-            or_(fe.c.kind != "pain", func.coalesce(fe.c.site, "back") == "back"),
+            or_(fe.c.kind != "pain", is_back_pain(fe.c.site)),
             *scope.only(fe.c.patient_id),
         )
         .cte("sc")
@@ -49,6 +66,7 @@ def scores(scope: Scope, ep: Any) -> tuple[Any, Any, Any, Any]:
             sc.c.kind,
             sc.c.score,
             sc.c.at_us,
+            *([] if d.utc else [sc.c.local_us]),
         )
         .join_from(
             ep,
@@ -61,6 +79,11 @@ def scores(scope: Scope, ep: Any) -> tuple[Any, Any, Any, Any]:
         )
         .cte("pairs")
     )
+    return pairs
+
+
+def _baselines(pairs: Any) -> Any:
+    """Per episode and measure: the latest score before the first session (in the window)."""
     ranked = (
         select(
             pairs.c.ekey,
@@ -88,6 +111,11 @@ def scores(scope: Scope, ep: Any) -> tuple[Any, Any, Any, Any]:
         .group_by(ranked.c.ekey)
         .cte("base")
     )
+    return base
+
+
+def _time_points(pairs: Any) -> Any:
+    """Per episode, measure and time point: the score nearest t0 + d within its window."""
     tp = day_rows(DAYS, with_width=True).cte("tp")
     rel = pairs.c.at_us - pairs.c.t0_us
     day_us = big(DAY_US)
@@ -130,6 +158,13 @@ def scores(scope: Scope, ep: Any) -> tuple[Any, Any, Any, Any]:
         .group_by(cand.c.ekey)
         .cte("points")
     )
+    return points
+
+
+def _rule_b(scope: Scope, pairs: Any, base: Any) -> tuple[Any, Any]:
+    """The first worsening after improvement (rule B) and the last back-pain score, per
+    episode, each with its clinical day."""
+    d, defs = scope.d, scope.defs
     # rule B: after the first improved score, the first score s with
     # s - (lowest since that improvement) >= worsening points, or s >= baseline
     b = base.c.pain_base
@@ -137,9 +172,10 @@ def scores(scope: Scope, ep: Any) -> tuple[Any, Any, Any, Any]:
         select(
             pairs.c.ekey,
             pairs.c.at_us,
+            (pairs.c.at_us if d.utc else pairs.c.local_us).label("local_us"),
             pairs.c.score,
             b.label("b"),
-            improved_sql(d, b, pairs.c.score, defs).label("improved"),
+            improved(b, pairs.c.score, defs).label("improved"),
             func.row_number()
             .over(partition_by=pairs.c.ekey, order_by=(pairs.c.at_us, pairs.c.id))
             .label("rn"),
@@ -158,6 +194,7 @@ def scores(scope: Scope, ep: Any) -> tuple[Any, Any, Any, Any]:
         select(
             inep.c.ekey,
             inep.c.at_us,
+            inep.c.local_us,
             inep.c.score,
             inep.c.b,
             func.min(inep.c.score)
@@ -168,27 +205,41 @@ def scores(scope: Scope, ep: Any) -> tuple[Any, Any, Any, Any]:
         .subquery("after")
     )
     recurrence = (
-        select(after.c.ekey, func.min(after.c.at_us).label("rec_us"))
+        select(
+            after.c.ekey,
+            func.min(after.c.at_us).label("rec_us"),
+            d.day(func.min(after.c.local_us)).label("rec_day"),
+        )
         .where(
             after.c.low.is_not(None),
-            or_(
-                d.round6(after.c.score - after.c.low) >= defs.worsening_points,
-                after.c.score >= after.c.b,
-            ),
+            worsened(d, after.c.score, after.c.low, after.c.b, defs),
         )
         .group_by(after.c.ekey)
         .subquery("recurrence")
     )
     last_pain = (
-        select(inep.c.ekey, func.max(inep.c.at_us).label("last_us"))
+        select(
+            inep.c.ekey,
+            func.max(inep.c.at_us).label("last_us"),
+            d.day(func.max(inep.c.local_us)).label("last_day"),
+        )
         .group_by(inep.c.ekey)
         .subquery("last_pain")
     )
-    return base, points, recurrence, last_pain
+    return recurrence, last_pain
 
 
 def analgesia(scope: Scope, ep: Any) -> Any:
     """Per episode and time point: counts of active drugs and their OME sums, pivoted."""
+    med, first_med = _medications(scope)
+    ept = _episode_instants(ep)
+    state = _active_state(ept, med)
+    return _pivot(_analgesia_rows(ept, first_med, state))
+
+
+def _medications(scope: Scope) -> tuple[Any, Any]:
+    """Each medication record with the time its drug's next record supersedes it; and each
+    patient's first medication record."""
     d = scope.d
     med = (
         select(
@@ -213,6 +264,12 @@ def analgesia(scope: Scope, ep: Any) -> Any:
         .group_by(med.c.patient_id)
         .subquery("first_med")
     )
+    return med, first_med
+
+
+def _episode_instants(ep: Any) -> Any:
+    """Per episode and point, the instant of its state: the first session for the baseline,
+    t0 + d + 1 days (the end of day d after t0) otherwise."""
     tpm = day_rows((0, *DAYS), with_width=False).cte("tpm")
     at = case(
         (tpm.c.day == 0, ep.c.first_us),
@@ -230,6 +287,11 @@ def analgesia(scope: Scope, ep: Any) -> Any:
         .join_from(ep, tpm, true())
         .cte("ept")
     )
+    return ept
+
+
+def _active_state(ept: Any, med: Any) -> Any:
+    """Per episode and point: the drugs active at its instant, counted and their OME summed."""
     opioid = med.c.is_opioid == true()
     state = (
         select(
@@ -255,6 +317,11 @@ def analgesia(scope: Scope, ep: Any) -> Any:
         .group_by(ept.c.ekey, ept.c.day)
         .subquery("state")
     )
+    return state
+
+
+def _analgesia_rows(ept: Any, first_med: Any, state: Any) -> Any:
+    """Per episode and point: whether it counts, its OME sums and whether opioid-free."""
     counts = and_(
         first_med.c.first_us < ept.c.t_us,
         or_(
@@ -293,6 +360,11 @@ def analgesia(scope: Scope, ep: Any) -> Any:
         .outerjoin(state, and_(state.c.ekey == ept.c.ekey, state.c.day == ept.c.day))
         .subquery("med_row")
     )
+    return row
+
+
+def _pivot(row: Any) -> Any:
+    """The rows of `_analgesia_rows`, a column per measure and point."""
 
     def pick(column: str, day: int) -> Any:
         return func.max(case((row.c.day == day, row.c[column])))
@@ -312,14 +384,15 @@ def analgesia(scope: Scope, ep: Any) -> Any:
 
 
 def contact(scope: Scope, sess: Any) -> Any:
-    """The last thing known of each patient: a follow-up event or a procedure."""
-    events = select(
-        fe.c.patient_id, scope.d.epoch_us(func.max(fe.c.occurred_at)).label("us")
-    ).where(*scope.only(fe.c.patient_id))
-    events = events.group_by(fe.c.patient_id)
-    procedures = select(sess.c.patient_id, func.max(sess.c.at_us).label("us")).group_by(
-        sess.c.patient_id
+    """The last thing known of each patient, a follow-up event or a procedure, on the local
+    clock (`last_us`)."""
+    d = scope.d
+    events = select(fe.c.patient_id, d.local_us(func.max(fe.c.occurred_at)).label("us")).where(
+        *scope.only(fe.c.patient_id)
     )
+    events = events.group_by(fe.c.patient_id)
+    last_session = d.local_us(func.max(sess.c.performed_at), func.max(sess.c.at_us))
+    procedures = select(sess.c.patient_id, last_session.label("us")).group_by(sess.c.patient_id)
     both = union_all(events, procedures).subquery("contacts")
     return (
         select(both.c.patient_id, func.max(both.c.us).label("last_us"))

@@ -1,4 +1,5 @@
-"""Aggregate SQL over the per-episode summary: cohorts, counts, distributions, KM rows.
+"""Aggregate SQL over the per-episode summary: counts and distributions (the cohort's rows and
+the statement runner are app.outcomes.cohort_sql's).
 
 Per grain, every count, n, mean, SD and (PostgreSQL) quartiles of a response come from two
 SELECTs side by side on their own connections, each scanning the cohort once and computing
@@ -13,11 +14,9 @@ aggregated rows.
 """
 
 import asyncio
-import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -26,121 +25,14 @@ from sqlalchemy import (
     cast,
     func,
     literal,
-    or_,
     select,
-    text,
 )
 from sqlalchemy.dialects.postgresql import array
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.sql import Executable
 from sqlalchemy.sql.elements import ColumnElement
 
-from app.models import FollowUpEvent, OutcomeEpisode
-from app.outcomes.cohort import AGE_RANGES, Cohort
-from app.outcomes.dialect import Dialect
+from app.outcomes.cohort_sql import Runner
 
 QUARTILES = (0.25, 0.5, 0.75)
-
-
-class Runner:
-    """Runs the read-only aggregate statements of one request.
-
-    PostgreSQL: each statement on its own pooled connection (at most `parallel` at once), in
-    a transaction with JIT off (compiling these wide statements costs more than running them)
-    and a larger work_mem, set in one round trip; SQLite: one after another on the request's
-    connection.
-    """
-
-    def __init__(
-        self,
-        conn: AsyncConnection,
-        engine: AsyncEngine | None = None,
-        *,
-        parallel: int = 1,
-        work_mem_mb: int = 64,
-        split: int = 2,
-    ) -> None:
-        self.conn = conn
-        self.dialect = Dialect(conn.dialect.name)
-        self.engine = engine if self.dialect.postgres and parallel > 1 else None
-        self.slots = asyncio.Semaphore(max(1, parallel))
-        self.work_mem_mb = int(work_mem_mb)
-        self.split = max(1, split) if self.engine is not None else 1
-        self.lock = asyncio.Lock()
-
-    async def rows(self, statement: Executable) -> list[tuple[Any, ...]]:
-        if self.engine is None:
-            async with self.lock:
-                return [tuple(row) for row in await self.conn.execute(statement)]
-        async with self.slots, self.engine.connect() as conn:
-            # one round trip for the settings (local to this transaction); the request's
-            # statements already run side by side: no parallel workers on top. A custom plan
-            # each time: after five executions a prepared statement switches to a generic plan,
-            # which evaluates the cohort's parameters (the kinds' array, the clock's cutoffs)
-            # for every row: about 5 % slower at 100k patients, for < 1 ms of planning saved
-            await conn.execute(
-                text(
-                    "SELECT set_config('jit', 'off', true),"
-                    f" set_config('work_mem', '{self.work_mem_mb}MB', true),"
-                    " set_config('max_parallel_workers_per_gather', '0', true),"
-                    " set_config('plan_cache_mode', 'force_custom_plan', true)"
-                )
-            )
-            return [tuple(row) for row in await conn.execute(statement)]
-
-
-e = OutcomeEpisode.__table__
-fe = FollowUpEvent.__table__
-
-
-def to_us(moment: datetime) -> int:
-    """Microseconds since the epoch, as the summary stores them (exact integer arithmetic)."""
-    delta = moment.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def day_start_us(day: date) -> int:
-    return to_us(datetime.combine(day, time(), UTC))
-
-
-def cohort_filter(cohort: Cohort) -> list[ColumnElement[bool]]:
-    where: list[ColumnElement[bool]] = []
-    if cohort.histology_groups:
-        where.append(e.c.histology_group.in_(sorted(set(cohort.histology_groups))))
-    if cohort.age_bands:
-        bands = []
-        for band in cohort.age_bands:
-            low, high = AGE_RANGES[band]
-            bands.append(e.c.age >= low if high is None else e.c.age.between(low, high))
-        where.append(or_(*bands))
-    if cohort.sex:
-        where.append(e.c.sex.in_(cohort.sex))
-    if cohort.kinds:
-        where.append(e.c.kind.in_(cohort.kinds))
-    if cohort.indications:
-        where.append(e.c.indication.in_(cohort.indications))
-    if cohort.performed_from:
-        where.append(e.c.first_us >= day_start_us(cohort.performed_from))
-    if cohort.performed_to and cohort.performed_to < date.max:  # date.max: no bound
-        where.append(e.c.first_us < day_start_us(cohort.performed_to + timedelta(days=1)))
-    if cohort.regions:
-        where.append(or_(*(e.c[region] == True for region in cohort.regions)))  # noqa: E712
-    if cohort.levels_min is not None:
-        where.append(e.c.max_levels >= cohort.levels_min)
-    if cohort.levels_max is not None:
-        where.append(e.c.max_levels <= cohort.levels_max)
-    if cohort.staged is not None:
-        where.append(e.c.staged == cohort.staged)
-    if cohort.repeat is not None:
-        where.append(e.c.has_repeat == cohort.repeat)
-    return where
-
-
-@functools.lru_cache(maxsize=64)
-def episodes(cohort: Cohort) -> Any:
-    """The cohort's summary rows as a subquery: built once per cohort (an immutable
-    construct; its ~160 columns' collection takes milliseconds to build)."""
-    return select(e).where(*cohort_filter(cohort)).subquery("cohort")
 
 
 @dataclass(frozen=True)
@@ -182,7 +74,10 @@ class Measure:
 
 
 @dataclass(frozen=True)
-class Distribution:
+class DistributionStats:
+    """n, mean, SD and quartiles of a measure as computed (its API form is
+    app.outcomes.schemas.Distribution, suppressed and rounded)."""
+
     n: int
     mean: float | None = None
     sd: float | None = None
@@ -194,7 +89,7 @@ class Distribution:
 @dataclass
 class Aggregate:
     counts: dict[str, int]
-    distributions: dict[str, Distribution]
+    distributions: dict[str, DistributionStats]
     bound: int  # the most rows one patient has in this group (1 if unknown)
     bounds: dict[str, int] = field(default_factory=dict)  # per count with its own bound
 
@@ -285,10 +180,32 @@ async def aggregate(
         distinct_columns = [g, *(_count_expr(c) for c in distinct)]
         statements.append(_grouped(select(*distinct_columns).select_from(source), group))
     found = await asyncio.gather(*(run.rows(s) for s in statements))
+    out = _results(parts, found, len(columns), direct, bounded, measures, postgres)
+    if distinct:
+        for row in found[-1]:
+            if row[0] in out:
+                for c, value in zip(distinct, row[1:], strict=True):
+                    out[row[0]].counts[c.key] = int(value or 0)
+    if not postgres and measures and out:
+        await _sqlite_quartiles(run, source, measures, group, out)
+    return out
+
+
+def _results(
+    parts: Sequence[Sequence[int]],
+    found: Sequence[Sequence[tuple[Any, ...]]],
+    n_columns: int,
+    direct: Sequence[Count],
+    bounded: Sequence[Count],
+    measures: Sequence[Measure],
+    postgres: bool,
+) -> dict[Any, Aggregate]:
+    """aggregate()'s row per group, merged from its statements' parts, read back."""
+    width = 1 if postgres else 3
     rows: dict[Any, list[Any]] = {}
     for part, part_rows in zip(parts, found, strict=False):
         for row in part_rows:
-            merged = rows.setdefault(row[0], [None] * len(columns))
+            merged = rows.setdefault(row[0], [None] * n_columns)
             for i, value in zip(part, row[1:], strict=True):
                 merged[i] = value
     out: dict[Any, Aggregate] = {}
@@ -308,29 +225,22 @@ async def aggregate(
                 n = int(values[i] or 0)
                 mean = None if values[i + 1] is None else float(values[i + 1])
                 sumsq = None if values[i + 2] is None else float(values[i + 2])
-                result.distributions[m.key] = Distribution(n, mean, sample_sd(n, mean, sumsq))
+                result.distributions[m.key] = DistributionStats(n, mean, sample_sd(n, mean, sumsq))
             i += width
         if postgres:
             _set_quartiles(result, measures, [list(q or (None,) * 3) for q in values[i:]])
         out[key] = result
-    if distinct:
-        for row in found[-1]:
-            if row[0] in out:
-                for c, value in zip(distinct, row[1:], strict=True):
-                    out[row[0]].counts[c.key] = int(value or 0)
-    if not postgres and measures and out:
-        await _sqlite_quartiles(run, source, measures, group, out)
     return out
 
 
-def _moments(state: Sequence[float] | None) -> Distribution:
+def _moments(state: Sequence[float] | None) -> DistributionStats:
     """n, mean and SD from outcome_moments' {N, Sx, Sxx} (float8_accum's state), by the same
     operations as PostgreSQL's avg (Sx / N) and stddev_samp (sqrt(Sxx / (N - 1)))."""
     if not state or not state[0]:
-        return Distribution(0)
+        return DistributionStats(0)
     n, sx, sxx = (float(v) for v in state)
     sd = math.sqrt(sxx / (n - 1.0)) if n > 1.0 else None
-    return Distribution(int(n), sx / n, sd)
+    return DistributionStats(int(n), sx / n, sd)
 
 
 def _deal(
@@ -368,7 +278,7 @@ def _set_quartiles(
 ) -> None:
     for m, (q1, median, q3) in zip(measures, quartiles, strict=True):
         dist = agg.distributions[m.key]
-        agg.distributions[m.key] = Distribution(dist.n, dist.mean, dist.sd, q1, median, q3)
+        agg.distributions[m.key] = DistributionStats(dist.n, dist.mean, dist.sd, q1, median, q3)
 
 
 async def _sqlite_quartiles(

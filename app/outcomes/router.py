@@ -1,6 +1,6 @@
 """/stats: aggregate outcome statistics for dashboards.
 
-Guarded where it is included (app/main.py) with `stats:read`. A credential holding
+Every route takes `stats:read` (`StatsRead`, in its signature). A credential holding
 `stats:research` gets exact figures; any other gets small cells suppressed.
 """
 
@@ -10,16 +10,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from app.auth.dependencies import CurrentPrincipal
 from app.auth.scopes import STATS_RESEARCH
+from app.clinical.enums import HistologyGroup, Indication, ProcedureKind, Sex
+from app.clinical.levels import Region
 from app.db import SessionDep
 from app.errors import problem_responses
-from app.models.enums import HistologyGroup, Indication, ProcedureKind, Sex
+from app.http.guards import StatsRead
 from app.outcomes import service
 from app.outcomes.breakdown import Dimension
 from app.outcomes.cohort import DEFAULT_KINDS, AgeBand, Cohort
 from app.outcomes.schemas import BreakdownRead, OutcomeStats, TrajectoryRead
-from app.procedures.levels import Region
 
 router = APIRouter(prefix="/stats", tags=["statistics"])
 
@@ -104,9 +104,7 @@ CohortDep = Annotated[Cohort, Depends(cohort_filters)]
     "carries its n and denominator." + SUPPRESSION,
     responses=problem_responses(422),
 )
-async def outcomes(
-    session: SessionDep, principal: CurrentPrincipal, cohort: CohortDep
-) -> OutcomeStats:
+async def outcomes(session: SessionDep, principal: StatsRead, cohort: CohortDep) -> OutcomeStats:
     return await service.outcome_stats(session, cohort, exact=principal.has(STATS_RESEARCH))
 
 
@@ -120,7 +118,7 @@ async def outcomes(
 )
 async def pain_trajectory(
     session: SessionDep,
-    principal: CurrentPrincipal,
+    principal: StatsRead,
     cohort: CohortDep,
     unit: Unit = Unit.day,
     max_day: Annotated[int, Query(ge=0, le=3650)] = 365,
@@ -141,6 +139,6 @@ async def pain_trajectory(
     responses=problem_responses(422),
 )
 async def breakdown(
-    session: SessionDep, principal: CurrentPrincipal, cohort: CohortDep, by: Dimension
+    session: SessionDep, principal: StatsRead, cohort: CohortDep, by: Dimension
 ) -> BreakdownRead:
     return await service.breakdown(session, cohort, exact=principal.has(STATS_RESEARCH), by=by)

@@ -9,7 +9,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
-from app.models.enums import HistologyGroup
+from app.clinical.enums import HistologyGroup
 
 
 class Figure(BaseModel):

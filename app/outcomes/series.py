@@ -10,13 +10,12 @@ from sqlalchemy.dialects.postgresql import BIT
 
 from app.models.outcome import OutcomePainScore
 from app.outcomes.cohort import Cohort
+from app.outcomes.cohort_sql import Runner, episodes
 from app.outcomes.queries import (
     Count,
-    Distribution,
+    DistributionStats,
     Measure,
-    Runner,
     aggregate,
-    episodes,
     sample_sd,
 )
 
@@ -62,12 +61,12 @@ async def km_rows(
     return out
 
 
-async def patients_and_vertebrae(run: Runner, cohort: Cohort) -> tuple[int, int, Distribution]:
+async def patients_and_vertebrae(run: Runner, cohort: Cohort) -> tuple[int, int, DistributionStats]:
     """How many patients the cohort has, and the distinct vertebrae treated per patient (with
     their sum over patients): the bits of the OR of the patient's episodes' level masks, one
     hashed grouping by patient. PostgreSQL has bit_or and bit_count, SQLite counts bit by
     bit."""
-    source = episodes(cohort)
+    source = episodes(cohort, run.dialect.time_zone)
     c = source.c
     bits: Any
     if run.dialect.postgres:
@@ -87,7 +86,7 @@ async def patients_and_vertebrae(run: Runner, cohort: Cohort) -> tuple[int, int,
     )
     agg = result.get(None)
     if agg is None:
-        return 0, 0, Distribution(0)
+        return 0, 0, DistributionStats(0)
     return agg.counts["patients"], agg.counts["total"], agg.distributions["vertebrae"]
 
 
@@ -107,7 +106,7 @@ async def trajectory(
     averaged per episode and bucket, then across episodes. `patients`: count each bucket's
     patients too (only the suppression reads them; their DISTINCT makes PostgreSQL sort every
     episode's bucket, a quarter of the statement's time at 100k patients)."""
-    source = episodes(cohort)
+    source = episodes(cohort, run.dialect.time_zone)
     bucket = ps.c.day // literal(unit_days, Integer) if unit_days > 1 else ps.c.day
     keys = [ps.c.episode_key, *([ps.c.patient_id] if patients else [])]
     per_episode = (

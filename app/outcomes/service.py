@@ -8,13 +8,16 @@ from typing import Any, cast
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from app.clinical.definitions import Definitions
 from app.config import Settings, get_settings
 from app.errors import RuleViolation
 from app.models import ImagingTrigger
-from app.outcomes import queries, schemas, series, summary
+from app.outcomes import cohort_sql, schemas, series, summary
 from app.outcomes.breakdown import Dimension, breakdown_sheet
 from app.outcomes.cache import ResultCache
 from app.outcomes.cohort import Cohort
+from app.outcomes.definitions import fingerprint
+from app.outcomes.figure_keys import Counts
 from app.outcomes.figures import OutcomeFigures
 from app.outcomes.sheet import Sheet
 from app.outcomes.suppression import Cell, suppress
@@ -34,7 +37,7 @@ async def ensure_current(engine: AsyncEngine, settings: Settings, *, full: bool 
     """Recompute the summary of every patient written since the last read (none: one cheap
     read). Its own transaction, so the figures that follow include every committed write.
     Returns the summary's generation. `full`: every patient (`vertebro stats refresh --full`)."""
-    defs = summary.Definitions.from_settings(settings)
+    defs = Definitions.from_settings(settings)
     async with engine.connect() as conn:
         current, generation, latest = await summary.state_and_latest(conn, defs)
         if current and not full:
@@ -61,23 +64,24 @@ async def _triggers_version(session: AsyncSession) -> tuple[Any, ...]:
     return tuple(row)
 
 
-async def _prepare(session: AsyncSession, settings: Settings) -> tuple[queries.Runner, int]:
+async def _prepare(session: AsyncSession, settings: Settings) -> tuple[cohort_sql.Runner, int]:
     engine = _engine(session)
     generation = await ensure_current(engine, settings)
     conn = await session.connection()
-    runner = queries.Runner(
+    runner = cohort_sql.Runner(
         conn,
         engine,
         parallel=settings.stats_parallel_queries,
         work_mem_mb=settings.stats_work_mem_mb,
         split=settings.stats_scan_split,
+        time_zone=settings.registry_time_zone,
     )
     return runner, generation
 
 
 def _key(*parts: Hashable, settings: Settings) -> tuple[Hashable, ...]:
-    defs = summary.Definitions.from_settings(settings)
-    return (*parts, defs.fingerprint, settings.stats_suppression_k)
+    defs = Definitions.from_settings(settings)
+    return (*parts, fingerprint(defs), settings.stats_suppression_k)
 
 
 def _check(cohort: Cohort) -> None:
@@ -114,9 +118,9 @@ async def outcome_stats(
     sheet = Sheet(_k(exact, settings))
     figures = OutcomeFigures(
         cohort,
-        summary.Definitions.from_settings(settings),
+        Definitions.from_settings(settings),
         run.dialect,
-        queries.to_us(now),
+        cohort_sql.to_us(now),
         sheet,
     )
     figures.declare()
@@ -132,9 +136,9 @@ async def outcome_stats(
     )
     figures.give_km_counts(km_rows)
     await sheet.count_patients(run)
-    sheet.put("counts.patients", patients, patients)
-    sheet.put("counts.distinct_vertebrae", total, per_patient.n)
-    sheet.put_distribution("counts.vertebrae_per_patient", per_patient)
+    sheet.put(Counts.patients, patients, patients)
+    sheet.put(Counts.distinct_vertebrae, total, per_patient.n)
+    sheet.put_distribution(Counts.vertebrae_per_patient, per_patient)
     sheet.finish()
     result = schemas.OutcomeStats(
         cohort=schemas.CohortRead.model_validate(cohort.describe()),
@@ -214,7 +218,7 @@ async def breakdown(
     result: dict[str, Any] = await breakdown_sheet(
         run,
         cohort,
-        queries.to_us(now),
+        cohort_sql.to_us(now),
         by,
         _k(exact, settings),
     )

@@ -15,8 +15,17 @@ from typing import Any
 from sqlalchemy import and_
 from sqlalchemy.sql.elements import ColumnElement
 
-from app.outcomes import queries, schemas
+from app.outcomes import cohort_sql, queries, schemas
 from app.outcomes.suppression import EXPLANATIONS, Cell, Reason, Sum, suppress
+
+
+class UnknownFigure(LookupError):
+    """A figure read by a key no declaration made (a misspelt key): an error, never a cell
+    published without its suppression decision."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"no figure is declared as {key!r}")
+        self.key = key
 
 
 @dataclass
@@ -33,7 +42,7 @@ class Sheet:
     k: int | None  # None: exact figures
     grains: dict[str, Grain] = field(default_factory=dict)
     values: dict[str, int] = field(default_factory=dict)
-    distributions: dict[str, queries.Distribution] = field(default_factory=dict)
+    distributions: dict[str, queries.DistributionStats] = field(default_factory=dict)
     patients: dict[str, int] = field(default_factory=dict)
     hidden: set[str] = field(default_factory=set)
     stats: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
@@ -88,7 +97,7 @@ class Sheet:
         self.sums.append(Sum(total, tuple(parts)))
 
     # --- computing -------------------------------------------------------------------------
-    async def aggregate(self, run: queries.Runner) -> None:
+    async def aggregate(self, run: cohort_sql.Runner) -> None:
         """Every grain's aggregates (concurrently where the runner allows); then the `given`
         counts are put (`give`), then `count_patients`."""
         grains = list(self.grains.values())
@@ -119,7 +128,7 @@ class Sheet:
         """The value of a count declared `given`."""
         self.values[key] = value
 
-    async def count_patients(self, run: queries.Runner) -> None:
+    async def count_patients(self, run: cohort_sql.Runner) -> None:
         """The differences, then the patient counts the suppression needs."""
         grains = list(self.grains.values())
         for grain in grains:
@@ -138,7 +147,7 @@ class Sheet:
             self._borrowed_patients()
             self.reasons = suppress(self.cells(), self.sums, self.k)
 
-    async def _patients(self, run: queries.Runner, grain: Grain, agg: queries.Aggregate) -> None:
+    async def _patients(self, run: cohort_sql.Runner, grain: Grain, agg: queries.Aggregate) -> None:
         """How many patients each count comes from, as far as the suppression needs to know:
         only whether it is 0, below k or at least k. Below k: the count itself (the patients
         are between 1 and it); at least k by a lower bound (the count over the most one
@@ -178,14 +187,23 @@ class Sheet:
         return cells
 
     # --- reading ---------------------------------------------------------------------------
+    def declared(self, key: str) -> str:
+        """The key, if a count, a statistic or a distribution was declared (or put) by it;
+        else UnknownFigure."""
+        if key in self.values or key in self.stats or key in self.distributions:
+            return key
+        raise UnknownFigure(key)
+
     def why(self, *keys: str) -> str | None:
+        """Why the first of these figures that is suppressed is (None: none is); every key
+        must be declared."""
         for key in keys:
-            if key in self.reasons:
+            if self.declared(key) in self.reasons:
                 return self.reasons[key].value
         return None
 
     def value(self, key: str) -> int | None:
-        return None if key in self.reasons else self.values[key]
+        return None if self.declared(key) in self.reasons else self.values[key]
 
     def figure(self, key: str) -> schemas.Figure:
         return schemas.Figure(value=self.value(key), suppressed=self.why(key))
@@ -199,7 +217,7 @@ class Sheet:
         self.values[key] = value
         self.patients[key] = patients
 
-    def put_distribution(self, key: str, dist: queries.Distribution) -> None:
+    def put_distribution(self, key: str, dist: queries.DistributionStats) -> None:
         """A distribution over patients, computed outside the grains' queries."""
         self.distributions[key] = dist
         self.put(f"{key}.n", dist.n, dist.n)
@@ -208,7 +226,7 @@ class Sheet:
     def rate(self, n: str, denominator: str) -> schemas.Rate:
         key = f"{n}/{denominator}"
         if key not in self.stats:
-            raise KeyError(f"declare the ratio {key} before computing")
+            raise UnknownFigure(key)  # declare the ratio before computing
         num, den = self.values[n], self.values[denominator]
         proportion = None if key in self.reasons or not den else num / den
         return schemas.Rate(
@@ -219,7 +237,7 @@ class Sheet:
         )
 
     def distribution(self, key: str, denominator: str) -> schemas.Distribution:
-        dist = self.distributions[key]
+        dist = self.distributions[self.declared(key)]
         shown = key not in self.reasons
         return schemas.Distribution(
             n=self.value(f"{key}.n"),

@@ -5,8 +5,9 @@ Every write to procedures, levels_treated, complications, follow_up_events or pa
 the patient to `outcome_dirty` through a database trigger, in the writer's transaction (see the
 migration).
 `refresh()` recomputes the summary rows of the dirty patients, set-based, with the definitions
-of app.episodes.rules (episodes, baseline, nearest score, improvement) and of
-app.triggers.rules (rule B, the first worsening after an improvement):
+of app.clinical (episodes, baseline, nearest score, improvement, the clinical day; their SQL
+from app.clinical.predicates and .dialect) and of app.triggers.rules (rule B, the first
+worsening after an improvement):
 
 - episode: a procedure, or a staged series (same series_id); first_at = its first session,
   t0 = its last; it ends at the first later procedure (any kind) of the patient on one of its
@@ -15,9 +16,10 @@ app.triggers.rules (rule B, the first worsening after an improvement):
 - time point d: the back-pain (performance, ODI) score nearest t0 + d within +/- the window,
   strictly after t0 and before the episode ends; ties: the earlier, then the smaller id;
 - analgesia at a time point: for each drug, its latest medication record before the instant
-  (the first session for the baseline, the end of day d after t0 otherwise); a `stopped`
-  record ends the drug;
-- Kaplan-Meier times in whole UTC calendar days since t0;
+  (the first session for the baseline, t0 + d + 1 days otherwise); a `stopped` record ends
+  the drug;
+- death: from the start of the date of death in the registry's time zone;
+- Kaplan-Meier times in whole calendar days since t0, the registry's (REGISTRY_TIME_ZONE);
 - complications and cement leakage: counted per episode (its sessions, its level treatments).
 
 Claiming (UPDATE ... SET claimed) before recomputing makes it safe against concurrent writers:
@@ -31,7 +33,9 @@ from typing import Any
 from sqlalchemy import and_, case, delete, false, func, insert, or_, select, text, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.episodes.rules import TIME_POINTS
+from app.clinical.definitions import TIME_POINTS, Definitions
+from app.clinical.dialect import DAY_US, Dialect
+from app.clinical.predicates import back_pain_score, improved, reduced
 from app.models import FollowUpEvent, OutcomeDirty, OutcomeEpisode, OutcomeMeta, Patient
 from app.models.outcome import OutcomePainScore
 from app.outcomes.definitions import (
@@ -40,18 +44,15 @@ from app.outcomes.definitions import (
     LEAKAGE_SITES,
     MEASURES,
     POINTS,
-    Definitions,
     Patients,
     Scope,
     big,
-    improved_sql,
-    reduced_sql,
+    fingerprint,
 )
-from app.outcomes.dialect import DAY_US, Dialect
-from app.outcomes.episodes_sql import complications, episode_base, levels, sessions
+from app.outcomes.episodes_sql import REGION_NAMES, complications, episode_base, levels, sessions
 from app.outcomes.measures_sql import analgesia, contact, scores
 
-__all__ = ["Definitions", "refresh", "state"]
+__all__ = ["refresh", "state"]
 
 LOCK_KEY = 0x6F7574636F6D65  # "outcome"
 FULL_REBUILD_FRACTION = 0.2  # more dirty patients than this share: rebuild everything
@@ -71,10 +72,11 @@ def episodes_insert(scope: Scope) -> Any:
     last_seen = contact(scope, sess)
     cxs = complications(scope, sess)
 
-    day = d.day
-    t0_day = day(ep.c.t0_us)
+    # Kaplan-Meier times: whole clinical days (the registry's calendar) since t0's
+    t0_local = d.local_us(ep.c.t0, ep.c.t0_us)
+    t0_day = d.day(t0_local)
     died = and_(ep.c.death_date.is_not(None), ep.c.end_us.is_(None))
-    last_contact = case((last_seen.c.last_us > ep.c.t0_us, last_seen.c.last_us), else_=ep.c.t0_us)
+    last_contact = case((last_seen.c.last_us > t0_local, last_seen.c.last_us), else_=t0_local)
     values: dict[str, Any] = {
         "episode_key": ep.c.ekey,
         "patient_id": ep.c.patient_id,
@@ -93,7 +95,7 @@ def episodes_insert(scope: Scope) -> Any:
         "has_repeat": ep.c.n_repeats > 0,
         "level_mask": ep.c.level_mask,
         **{f"leakage_{site}": ep.c[f"leakage_{site}"] for site in LEAKAGE_SITES},
-        **{r: ep.c[r] == 1 for r in ("cervical", "thoracic", "lumbar", "sacral")},
+        **{r: ep.c[r] == 1 for r in REGION_NAMES},
         "sex": ep.c.sex,
         "histology_group": ep.c.histology_group,
         "age": ep.c.age,
@@ -116,9 +118,9 @@ def episodes_insert(scope: Scope) -> Any:
     for dd in DAYS:
         b, score = base.c.pain_base, points.c[f"pain_d{dd}"]
         both = and_(b.is_not(None), score.is_not(None))
-        values[f"improved_d{dd}"] = case((both, improved_sql(d, b, score, scope.defs)))
+        values[f"improved_d{dd}"] = case((both, improved(b, score, scope.defs)))
         for band in (30, 50):
-            values[f"band{band}_d{dd}"] = case((both, reduced_sql(b, score, band / 100)))
+            values[f"band{band}_d{dd}"] = case((both, reduced(b, score, band / 100)))
     for name in POINTS:
         values[f"med_{name}"] = func.coalesce(meds.c[f"med_{name}"], 0) == 1
         values[f"ome_{name}"] = meds.c[f"ome_{name}"]
@@ -132,8 +134,8 @@ def episodes_insert(scope: Scope) -> Any:
         )
     values["recurrence_day"] = case(
         (base.c.pain_base.is_(None), None),
-        (recurrence.c.rec_us.is_not(None), day(recurrence.c.rec_us) - t0_day),
-        (last_pain.c.last_us.is_not(None), day(last_pain.c.last_us) - t0_day),
+        (recurrence.c.rec_us.is_not(None), recurrence.c.rec_day - t0_day),
+        (last_pain.c.last_us.is_not(None), last_pain.c.last_day - t0_day),
         else_=0,
     )
     values["recurrence_event"] = and_(
@@ -141,9 +143,9 @@ def episodes_insert(scope: Scope) -> Any:
     )
     values["survival_event"] = died
     values["survival_day"] = case(
-        (died, day(ep.c.death_us) - t0_day),
-        (ep.c.end_us.is_not(None), day(ep.c.end_us) - t0_day),
-        else_=day(last_contact) - t0_day,
+        (died, d.date_day(ep.c.death_date) - t0_day),
+        (ep.c.end_us.is_not(None), d.local_day(ep.c.ended_at, ep.c.end_us) - t0_day),
+        else_=d.day(last_contact) - t0_day,
     )
     query = (
         select(*(expr.label(name) for name, expr in values.items()))
@@ -171,9 +173,7 @@ def pain_scores_insert(scope: Scope) -> Any:
             fe,
             and_(
                 fe.c.patient_id == ep.c.patient_id,
-                fe.c.kind == "pain",
-                func.coalesce(fe.c.site, "back") == "back",
-                fe.c.score.is_not(None),
+                back_pain_score(fe.c.kind, fe.c.site, fe.c.score),
                 fe.c.occurred_at > ep.c.t0,
                 or_(ep.c.ended_at.is_(None), fe.c.occurred_at < ep.c.ended_at),
             ),
@@ -185,7 +185,7 @@ def pain_scores_insert(scope: Scope) -> Any:
 
 
 async def _recompute(conn: AsyncConnection, defs: Definitions, patients: Patients) -> None:
-    d = Dialect(conn.dialect.name)
+    d = Dialect(conn.dialect.name, defs.time_zone)
     if d.postgres:
         # the chain of CTEs defeats row estimates: nested loops would be quadratic, and JIT
         # would spend seconds compiling this one-off statement
@@ -210,19 +210,17 @@ async def _recompute(conn: AsyncConnection, defs: Definitions, patients: Patient
     await conn.execute(pain_scores_insert(scope))
 
 
-async def _write_meta(conn: AsyncConnection, fingerprint: str, generation: int | None) -> None:
+async def _write_meta(conn: AsyncConnection, stamp: str, generation: int | None) -> None:
     if generation is None:
         # a new lineage (first build, or the table was emptied): start from the clock, so a
         # generation number is never reused (caches key on it)
         first = time.time_ns() // 1000
-        await conn.execute(
-            insert(OutcomeMeta).values(id=1, fingerprint=fingerprint, generation=first)
-        )
+        await conn.execute(insert(OutcomeMeta).values(id=1, fingerprint=stamp, generation=first))
     else:
         await conn.execute(
             update(OutcomeMeta)
             .where(meta_t.c.id == 1)
-            .values(fingerprint=fingerprint, generation=generation + 1)
+            .values(fingerprint=stamp, generation=generation + 1)
         )
 
 
@@ -244,7 +242,7 @@ async def state_and_latest(conn: AsyncConnection, defs: Definitions) -> tuple[bo
     ).first()
     if meta is None:
         return False, 0, int(latest or 0)
-    current = latest is None and meta.fingerprint == defs.fingerprint
+    current = latest is None and meta.fingerprint == fingerprint(defs)
     return current, int(meta.generation), int(latest or 0)
 
 
@@ -260,8 +258,8 @@ async def refresh(
         await conn.execute(select(func.pg_advisory_xact_lock(LOCK_KEY)))
     if upto is not None and not full:
         needed = await conn.scalar(select(dirty.c.id).where(dirty.c.id <= upto).limit(1))
-        fingerprint = await conn.scalar(select(meta_t.c.fingerprint).where(meta_t.c.id == 1))
-        if needed is None and fingerprint == defs.fingerprint:
+        stored = await conn.scalar(select(meta_t.c.fingerprint).where(meta_t.c.id == 1))
+        if needed is None and stored == fingerprint(defs):
             return 0
     claimed = (
         await conn.execute(
@@ -273,7 +271,7 @@ async def refresh(
             select(meta_t.c.fingerprint, meta_t.c.generation).where(meta_t.c.id == 1)
         )
     ).first()
-    rebuild = full or meta is None or meta.fingerprint != defs.fingerprint
+    rebuild = full or meta is None or meta.fingerprint != fingerprint(defs)
     if not rebuild and not claimed:
         return 0
     patients: Patients = None
@@ -289,5 +287,5 @@ async def refresh(
             patients = None if rebuild else marked
     await _recompute(conn, defs, patients)
     await conn.execute(delete(OutcomeDirty).where(dirty.c.claimed == true()))
-    await _write_meta(conn, defs.fingerprint, None if meta is None else meta.generation)
+    await _write_meta(conn, fingerprint(defs), None if meta is None else meta.generation)
     return claimed

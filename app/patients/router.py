@@ -7,6 +7,7 @@ from app.common.http import Cursor, IfMatch, Limit, expected_version, set_etag
 from app.common.pagination import Page
 from app.db import SessionDep
 from app.errors import problem_responses
+from app.http.guards import CasesRead, CasesWrite
 from app.models import Patient
 from app.patients import service
 from app.patients.schemas import PatientCreate, PatientRead, PatientUpdate
@@ -21,7 +22,9 @@ router = APIRouter(prefix="/patients", tags=["patients"])
     summary="Register a patient",
     responses=problem_responses(409, 422),
 )
-async def create_patient(body: PatientCreate, session: SessionDep, response: Response) -> Patient:
+async def create_patient(
+    principal: CasesWrite, body: PatientCreate, session: SessionDep, response: Response
+) -> Patient:
     patient = await service.create_patient(session, body)
     response.headers["Location"] = f"/api/v1/patients/{patient.id}"
     set_etag(response, patient.version)
@@ -30,6 +33,7 @@ async def create_patient(body: PatientCreate, session: SessionDep, response: Res
 
 @router.get("", response_model=Page[PatientRead], summary="List patients")
 async def list_patients(
+    principal: CasesRead,
     session: SessionDep,
     limit: Limit = 50,
     cursor: Cursor = None,
@@ -56,7 +60,9 @@ async def list_patients(
     summary="Read a patient",
     responses=problem_responses(404),
 )
-async def read_patient(patient_id: uuid.UUID, session: SessionDep, response: Response) -> Patient:
+async def read_patient(
+    principal: CasesRead, patient_id: uuid.UUID, session: SessionDep, response: Response
+) -> Patient:
     patient = await service.get_patient(session, patient_id)
     set_etag(response, patient.version)
     return patient
@@ -69,6 +75,7 @@ async def read_patient(patient_id: uuid.UUID, session: SessionDep, response: Res
     responses=problem_responses(404, 409, 422),
 )
 async def update_patient(
+    principal: CasesWrite,
     patient_id: uuid.UUID,
     body: PatientUpdate,
     session: SessionDep,

@@ -5,8 +5,8 @@ from typing import Self
 from pydantic import Field, field_serializer, model_validator
 
 from app.auth.visibility import identifiers_visible
+from app.clinical.enums import HistologyGroup, Sex
 from app.common.schemas import InputModel, PastDate, ReadModel
-from app.models.enums import HistologyGroup, Sex
 
 HISTOLOGY = "Tumour histology, free text as recorded (never published by the statistics)."
 HISTOLOGY_GROUP = (

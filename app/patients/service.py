@@ -9,8 +9,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from app.clinical.days import clinical_date
 from app.common.pagination import fetch_page
 from app.common.updates import check_version, merge_update
+from app.config import get_settings
 from app.errors import Conflict, NotFound, RuleViolation
 from app.models import FollowUpEvent, Patient, PatientIdentifier, Procedure
 from app.patients.schemas import IdentifierIn, PatientCreate, PatientUpdate
@@ -87,7 +89,8 @@ async def _record_day(session: AsyncSession, patient_id: uuid.UUID, *, latest: b
         select(bound(Procedure.performed_at)).where(Procedure.patient_id == patient_id)
     )
     follow_up = await session.scalar(select(bound(FollowUpEvent.occurred_at)).where(*follow_ups))
-    dates = [d.date() for d in (procedure, follow_up) if d is not None]
+    zone_name = get_settings().registry_time_zone
+    dates = [clinical_date(d, zone_name) for d in (procedure, follow_up) if d is not None]
     if not dates:
         return None
     return max(dates) if latest else min(dates)
@@ -165,7 +168,7 @@ def check_within_life(
     patient: Patient, when: datetime, field: str, *, check_death: bool = True
 ) -> None:
     """Nothing is recorded for a patient before birth or after death."""
-    day = when.date()
+    day = clinical_date(when, get_settings().registry_time_zone)
     if patient.birth_date and day < patient.birth_date:
         raise RuleViolation(
             field, f"{day} is before the patient's birth ({patient.birth_date}).", "before-birth"

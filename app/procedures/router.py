@@ -3,13 +3,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from app.clinical.enums import ProcedureKind
 from app.common.http import Cursor, IfMatch, Limit, expected_version, set_etag
 from app.common.pagination import Page
 from app.common.schemas import UtcDatetime
 from app.db import SessionDep
 from app.errors import problem_responses
+from app.http.guards import CasesRead, CasesWrite
 from app.models import LevelTreated
-from app.models.enums import ProcedureKind
 from app.procedures import service
 from app.procedures.schemas import (
     LevelIn,
@@ -33,7 +34,7 @@ router = APIRouter(tags=["procedures"])
     responses=problem_responses(409, 422),
 )
 async def create_procedure(
-    body: ProcedureCreate, session: SessionDep, response: Response
+    principal: CasesWrite, body: ProcedureCreate, session: SessionDep, response: Response
 ) -> ProcedureRead:
     procedure = await service.create_procedure(session, body)
     response.headers["Location"] = f"/api/v1/procedures/{procedure.id}"
@@ -43,6 +44,7 @@ async def create_procedure(
 
 @router.get("/procedures", response_model=Page[ProcedureRead], summary="List procedures")
 async def list_procedures(
+    principal: CasesRead,
     session: SessionDep,
     limit: Limit = 50,
     cursor: Cursor = None,
@@ -72,7 +74,7 @@ async def list_procedures(
     responses=problem_responses(404),
 )
 async def read_procedure(
-    procedure_id: uuid.UUID, session: SessionDep, response: Response
+    principal: CasesRead, procedure_id: uuid.UUID, session: SessionDep, response: Response
 ) -> ProcedureRead:
     procedure = await service.get_procedure(session, procedure_id)
     set_etag(response, procedure.version)
@@ -86,6 +88,7 @@ async def read_procedure(
     responses=problem_responses(404, 409, 422),
 )
 async def update_procedure(
+    principal: CasesWrite,
     procedure_id: uuid.UUID,
     body: ProcedureUpdate,
     session: SessionDep,
@@ -106,7 +109,9 @@ async def update_procedure(
     summary="Add a treated level to a procedure",
     responses=problem_responses(404, 409, 422),
 )
-async def add_level(procedure_id: uuid.UUID, body: LevelIn, session: SessionDep) -> LevelTreated:
+async def add_level(
+    principal: CasesWrite, procedure_id: uuid.UUID, body: LevelIn, session: SessionDep
+) -> LevelTreated:
     return await service.add_level(session, procedure_id, body)
 
 
@@ -117,7 +122,11 @@ async def add_level(procedure_id: uuid.UUID, body: LevelIn, session: SessionDep)
     responses=problem_responses(404, 422),
 )
 async def update_level(
-    procedure_id: uuid.UUID, level_id: uuid.UUID, body: LevelUpdate, session: SessionDep
+    principal: CasesWrite,
+    procedure_id: uuid.UUID,
+    level_id: uuid.UUID,
+    body: LevelUpdate,
+    session: SessionDep,
 ) -> LevelTreated:
     return await service.update_level(session, procedure_id, level_id, body)
 
@@ -129,7 +138,9 @@ async def update_level(
     summary="Plan a staged series; its sessions are procedures with series_id and stage_number",
     responses=problem_responses(422),
 )
-async def create_series(body: SeriesCreate, session: SessionDep) -> SeriesRead:
+async def create_series(
+    principal: CasesWrite, body: SeriesCreate, session: SessionDep
+) -> SeriesRead:
     series = await service.create_series(session, body)
     return SeriesRead.model_validate(series)
 
@@ -140,7 +151,9 @@ async def create_series(body: SeriesCreate, session: SessionDep) -> SeriesRead:
     summary="Read a staged series and its sessions",
     responses=problem_responses(404),
 )
-async def read_series(series_id: uuid.UUID, session: SessionDep) -> SeriesRead:
+async def read_series(
+    principal: CasesRead, series_id: uuid.UUID, session: SessionDep
+) -> SeriesRead:
     series, procedure_ids = await service.get_series(session, series_id)
     return SeriesRead.model_validate(
         {**SeriesRead.model_validate(series).model_dump(), "procedure_ids": procedure_ids}

@@ -4,8 +4,8 @@ from typing import Self
 
 from pydantic import Field, computed_field, model_validator
 
-from app.common.schemas import InputModel, PastDate, PastDatetime, ReadModel
-from app.models.enums import (
+from app.clinical.days import clinical_date
+from app.clinical.enums import (
     AUGMENTATION_KINDS,
     Anesthesia,
     Approach,
@@ -15,7 +15,9 @@ from app.models.enums import (
     Leakage,
     ProcedureKind,
 )
-from app.procedures.levels import LEVEL_REGION, SNOMED_VERTEBRA, Region
+from app.clinical.levels import LEVEL_REGION, SNOMED_VERTEBRA, Region
+from app.common.schemas import InputModel, PastDate, PastDatetime, ReadModel
+from app.config import get_settings
 
 
 class LevelIn(InputModel):
@@ -111,7 +113,7 @@ class ProcedureFields(ProcedureDetails):
             self.radiation_dose_cgy is not None or self.radiation_fractions is not None
         ):
             raise ValueError("radiation_dose_cgy and radiation_fractions are for radiotherapy")
-        day = self.performed_at.date()
+        day = clinical_date(self.performed_at, get_settings().registry_time_zone)
         if self.tumour_board_date and self.tumour_board_date > day:
             raise ValueError("tumour_board_date is after the procedure")
         if self.work_up.last_imaging_date and self.work_up.last_imaging_date > day:

@@ -9,15 +9,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from app.clinical.days import clinical_date
+from app.clinical.definitions import Definitions
+from app.clinical.enums import AUGMENTATION_KINDS
+from app.clinical.levels import LEVEL_POSITION
 from app.common.pagination import fetch_page
 from app.common.updates import check_version, merge_update
 from app.config import get_settings
 from app.errors import Conflict, NotFound, RuleViolation
 from app.models import LevelTreated, Patient, Procedure, ProcedureSeries
-from app.models.enums import AUGMENTATION_KINDS
 from app.patients.service import check_within_life, require_patient
 from app.procedures import eligibility
-from app.procedures.levels import LEVEL_POSITION, check_approach, check_level
+from app.procedures.levels import check_approach, check_level
 from app.procedures.schemas import (
     EligibilityRead,
     LevelIn,
@@ -30,7 +33,6 @@ from app.procedures.schemas import (
     SeriesCreate,
     WorkUp,
 )
-from app.triggers.marks import evaluate_after_commit
 
 WORK_UP_FIELDS = tuple(WorkUp.model_fields)
 SCALAR_FIELDS = tuple(f for f in ProcedureFields.model_fields if f != "work_up")
@@ -101,10 +103,8 @@ async def create_procedure(
     *,
     external_source: str | None = None,
     external_ref: str | None = None,
-    evaluate_triggers: bool = True,
 ) -> Procedure:
-    """`external_source` / `external_ref`: the sending system's reference (event ingestion,
-    which evaluates the imaging triggers of all its patients at once: `evaluate_triggers`)."""
+    """`external_source` / `external_ref`: the sending system's reference (event ingestion)."""
     patient = await require_patient(session, data.patient_id, "patient_id")
     check_within_life(patient, data.performed_at, "performed_at")
     if data.series_id is not None and data.stage_number is not None:
@@ -123,8 +123,6 @@ async def create_procedure(
     )
     session.add(procedure)
     await _flush(session)
-    if evaluate_triggers:
-        await evaluate_after_commit(session, [patient.id])
     return await get_procedure(session, procedure.id)
 
 
@@ -181,7 +179,6 @@ async def update_procedure(
     for name, value in merged.work_up.model_dump().items():
         setattr(procedure, name, value)
     await _flush(session)
-    await evaluate_after_commit(session, [procedure.patient_id])  # a new date or kind: new episodes
     return await get_procedure(session, procedure.id)
 
 
@@ -197,7 +194,6 @@ async def add_level(session: AsyncSession, procedure_id: uuid.UUID, data: LevelI
     level.procedure_id = procedure.id
     session.add(level)
     await _flush(session)
-    await evaluate_after_commit(session, [procedure.patient_id])  # it may end an episode
     return level
 
 
@@ -255,18 +251,14 @@ async def list_procedures(
 def to_read(p: Procedure) -> ProcedureRead:
     settings = get_settings()
     result = eligibility.assess(
-        eligibility.WorkUp(
-            performed_on=p.performed_at.date(),
+        eligibility.WorkUpFacts(
+            performed_on=clinical_date(p.performed_at, settings.registry_time_zone),
             consent_obtained=p.consent_obtained,
             last_imaging_date=p.last_imaging_date,
             platelet_count=p.platelet_count,
             inr=p.inr,
         ),
-        eligibility.Thresholds(
-            settings.workup_imaging_max_age_days,
-            settings.workup_platelets_min_10e9_per_l,
-            settings.workup_inr_max,
-        ),
+        Definitions.from_settings(settings),
     )
     fields = {f: getattr(p, f) for f in ProcedureRead.model_fields if hasattr(Procedure, f)}
     return ProcedureRead.model_validate(

@@ -20,8 +20,8 @@ def sweep_command(
     """Run the day-14 evaluation once, and the evaluations a crash left behind (idempotent;
     safe alongside the in-service scheduler)."""
     from app.db import get_engine, get_sessionmaker
+    from app.triggers.evaluation import trigger_rules
     from app.triggers.marks import recover
-    from app.triggers.service import trigger_rules
     from app.triggers.sweep import SweepResult, run_sweep
 
     if now is not None and now.tzinfo is None:
@@ -49,9 +49,10 @@ def worker_command(
     """Deliver queued webhook messages until stopped (SIGINT / SIGTERM)."""
     from app.db import get_engine, get_sessionmaker
     from app.notifications.worker import Worker
+    from app.triggers import webhooks
 
     async def run() -> None:
-        worker = Worker(get_sessionmaker())
+        worker = Worker(get_sessionmaker(), payload=webhooks.payload)
         try:
             if once:
                 while await worker.run_once():

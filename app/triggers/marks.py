@@ -1,86 +1,216 @@
-"""Imaging-trigger evaluation after a write's commit, from durable marks.
+"""Imaging-trigger evaluation after a write's commit, from durable marks; and the one place
+that decides which writes need it.
 
-A write that changes a patient's history (a pain score, a procedure, a level, a death, a
-retraction; through the REST API or ingestion) does not evaluate the patient's triggers in its
-own transaction: concurrent batches for the same patients then queued on each other's trigger
-rows until commit, and each planned from a snapshot that could not see the others'
-uncommitted scores. Instead:
+**What needs it.** A patient's imaging-trigger history is what `evaluation.load_histories`
+reads: the procedures with their levels, the pain scores and the date of death. Every flush of
+every session is inspected (`_flushed`, a listener on the Session class, like the audit
+trail's): a procedure, a level, or a pain or death follow-up event inserted, changed or
+deleted, or a changed `Patient.death_date`, *notes* the patient. So no writer decides for
+itself (the REST services, ingestion and the seed alike), and no new writer can forget.
+Writes that bypass the ORM's flush (Core statements: ingestion's set-based follow-up rows,
+retraction's deletes) call `note_rows` with the rows they wrote: the same decision
+(`_history_patient`) over plain values.
 
-1. the writing transaction leaves a mark per patient (`mark`) and asks for the evaluation
-   after its commit (`evaluate_after_commit`, through `app.db.after_commit`);
+A write does not evaluate the patient's triggers in its own transaction: concurrent batches
+for the same patients then queued on each other's trigger rows until commit, and each planned
+from a snapshot that could not see the others' uncommitted scores. Instead:
+
+1. the writing transaction leaves a mark per noted patient, written as it commits (`_mark`,
+   before the commit, after the last flush: one INSERT per transaction), and asks for the
+   evaluation after its commit (through `app.db.after_commit`);
 2. after the commit, before the response, `Settler.settle` evaluates them. Requests of one
    process that finish meanwhile share one evaluation (one round at a time; a round takes
    every patient queued, up to `ROUND_PATIENTS`), which locks the patients' rows (evaluations
    of a patient take turns, across processes too), plans from committed data only and deletes
    the marks it covered, in its own transaction;
 3. a mark older than `recover`'s grace period was lost with its process (a crash between the
-   two commits) or its evaluation failed: the periodic sweep evaluates it (`recover`).
+   two commits), its evaluation failed, or its transaction was committed without
+   `app.db.commit`: the periodic sweep evaluates it (`recover`).
+
+The listeners are registered when this module is imported: every process that writes clinical
+data imports it (the app through its jobs, ingestion, the seed; tests/triggers/test_marks.py
+checks the entry points).
 """
 
 import asyncio
 import logging
 import uuid
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, delete, select
+from sqlalchemy import Table, delete, event, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import async_session as async_proxy
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm.util import identity_key
 
-from app.db import after_commit, registered_after_commit
-from app.models import Patient, TriggerEvaluationMark
-from app.models.base import new_id, utcnow
-from app.triggers.service import Plan, apply_plans, evaluate_patients, plan_evaluations
+from app.db import after_commit
+from app.models import FollowUpEvent, LevelTreated, Patient, Procedure, TriggerEvaluationMark
+from app.models.base import Base, new_id, utcnow
+from app.triggers.evaluation import Plan, apply_plans, evaluate_patients, plan_evaluations
 
 log = logging.getLogger(__name__)
 
 ROUND_PATIENTS = 2000  # keeps a round's IN lists far below the drivers' parameter limits
 ATTEMPTS = 5
 RECOVER_BATCH = 1000
+HISTORY_KINDS = frozenset({"pain", "death"})  # the follow-up events of the history
 _marks = cast(Table, TriggerEvaluationMark.__table__)
 _INSERT = _marks.insert()
+_PENDING = "vertebro.triggers.pending"
 
 
-async def _mark(session: AsyncSession, patients: Sequence[uuid.UUID]) -> list[uuid.UUID]:
-    """A mark per patient, in the session's transaction; returns the marks' ids."""
+# --- what needs an evaluation ------------------------------------------------------------------
+
+
+def _history_patient(model: type[Base], values: Mapping[Any, Any]) -> uuid.UUID | None:
+    """The patient whose history a row of `model` with these values is part of (None: no
+    part of one). Levels belong to their procedure's patient (`_level_patients`)."""
+    if model is FollowUpEvent:
+        return values.get("patient_id") if values.get("kind") in HISTORY_KINDS else None
+    if model is Procedure:
+        return values.get("patient_id")
+    return None
+
+
+def _before_and_after(obj: Base, names: Sequence[str]) -> list[dict[str, Any]]:
+    """These attributes' values as loaded now and, when the flush changed them, before (from
+    what is loaded: never a query)."""
+    state = inspect(obj)
+    now = {name: state.dict.get(name) for name in names}
+    before = dict(now)
+    for name in names:
+        deleted = state.attrs[name].history.deleted
+        if deleted:
+            before[name] = deleted[0]
+    return [now] if before == now else [now, before]
+
+
+def _flushed_patients(session: Session) -> set[uuid.UUID]:
+    """The patients whose history this flush changed (called after it, while `new`, `dirty`
+    and `deleted` and the attributes' history still describe it)."""
+    patients: set[uuid.UUID] = set()
+    procedures: set[uuid.UUID] = set()  # of the levels written
+    new, dirty = session.new, session.dirty  # (each a new set, built from the session)
+    for obj in (*new, *dirty, *session.deleted):
+        if obj in dirty and not session.is_modified(obj, include_collections=False):
+            continue
+        if isinstance(obj, Patient):
+            if obj not in new and inspect(obj).attrs.death_date.history.has_changes():
+                patients.add(obj.id)
+        elif isinstance(obj, FollowUpEvent | Procedure):
+            for values in _before_and_after(obj, ("patient_id", "kind")):
+                if (patient := _history_patient(type(obj), values)) is not None:
+                    patients.add(patient)
+        elif isinstance(obj, LevelTreated):
+            for values in _before_and_after(obj, ("procedure_id",)):
+                if values["procedure_id"] is not None:
+                    procedures.add(values["procedure_id"])
+    return patients | _level_patients(session, procedures) if procedures else patients
+
+
+def _level_patients(session: Session, procedure_ids: set[uuid.UUID]) -> set[uuid.UUID]:
+    """The patients of these procedures: those the session holds, then one query."""
+    found: set[uuid.UUID] = set()
+    missing: list[uuid.UUID] = []
+    for procedure_id in procedure_ids:
+        held = session.identity_map.get(identity_key(Procedure, procedure_id))
+        patient = inspect(held).dict.get("patient_id") if held is not None else None
+        if patient is not None:
+            found.add(patient)
+        else:
+            missing.append(procedure_id)
+    if missing:
+        rows = session.connection().execute(
+            select(Procedure.patient_id).where(Procedure.id.in_(missing))
+        )
+        found.update(patient for (patient,) in rows)
+    return found
+
+
+def note_rows(session: AsyncSession, model: type[Base], rows: Iterable[Mapping[Any, Any]]) -> None:
+    """Rows of `model` inserted, updated or deleted with a Core statement (which the flush
+    listener does not see), with at least `patient_id` (and `kind` for follow-up events):
+    their patients are marked as the ORM's writes are."""
+    found = (_history_patient(model, row) for row in rows)
+    note(session.sync_session, {p for p in found if p is not None})
+
+
+def note(session: Session, patients: Iterable[uuid.UUID]) -> None:
+    """These patients' history changed in the session's transaction: mark them when it
+    commits, and evaluate them after it has committed through `app.db.commit` (as every
+    request's session does); a transaction that changes several histories (a batch, the
+    seed's cases) is evaluated once."""
+    patients = set(patients)
+    if not patients:
+        return
+    pending: _Settle | None = session.info.get(_PENDING)
+    if pending is None:
+        proxy = async_proxy(session)
+        pending = session.info[_PENDING] = _Settle(
+            cast(AsyncEngine, proxy.bind) if proxy is not None else None
+        )
+        if proxy is not None:
+            after_commit(proxy, pending)
+    pending.patients.update(patients)
+
+
+@event.listens_for(Session, "after_flush")
+def _flushed(session: Session, _flush_context: object) -> None:
+    note(session, _flushed_patients(session))
+
+
+@event.listens_for(Session, "before_commit")
+def _mark(session: Session) -> None:
+    """The marks of the transaction's noted patients, written in it: after its last flush
+    (which may note more), once, when the transaction itself commits (not when a savepoint
+    is released: rolled back afterwards, it would take them along; `Session.commit` releases
+    the savepoints first, then commits the transaction, which comes here)."""
+    if session.in_nested_transaction():
+        return
+    session.flush()
+    pending: _Settle | None = session.info.pop(_PENDING, None)
+    if pending is None:
+        return
     now = utcnow()
-    ids = [new_id() for _ in patients]
-    pairs = zip(ids, patients, strict=True)
-    rows = [{"id": m, "patient_id": p, "created_at": now} for m, p in pairs]
-    await session.execute(_INSERT, rows)
-    return ids
+    patients = sorted(pending.patients)
+    pending.marks = [new_id() for _ in patients]
+    rows = [
+        {"id": m, "patient_id": p, "created_at": now}
+        for m, p in zip(pending.marks, patients, strict=True)
+    ]
+    session.connection().execute(_INSERT, rows)
+    pending.committing = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget(session: Session, transaction: SessionTransaction) -> None:
+    """A transaction that ends without its commit (rolled back, closed) leaves nothing to mark.
+    (A savepoint rolled back keeps its notes: an extra evaluation changes nothing.)"""
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
 
 
 @dataclass(eq=False)
 class _Settle:
-    """A transaction's evaluation after its commit: every mark it leaves joins this one."""
+    """A transaction's evaluation after its commit: every patient it notes joins this one."""
 
-    settler: "Settler"
+    engine: AsyncEngine | None
     patients: set[uuid.UUID] = field(default_factory=set)
     marks: list[uuid.UUID] = field(default_factory=list)
+    committing: bool = False  # its marks were written: the transaction reached its commit
 
     async def __call__(self) -> None:
-        await self.settler.settle(sorted(self.patients), self.marks)
+        if self.committing and self.engine is not None:
+            await settler(self.engine).settle(sorted(self.patients), self.marks)
 
 
-async def evaluate_after_commit(session: AsyncSession, patient_ids: Iterable[uuid.UUID]) -> None:
-    """Mark these patients in the session's transaction and evaluate them once it has
-    committed through `app.db.commit` (as every request's session does); a transaction that
-    changes several histories (the seed's cases) is evaluated once."""
-    patients = sorted(set(patient_ids))
-    if not patients:
-        return
-    marks = await _mark(session, patients)
-    pending = next((w for w in registered_after_commit(session) if isinstance(w, _Settle)), None)
-    if pending is None:
-        pending = _Settle(settler(cast(AsyncEngine, session.bind)))
-        after_commit(session, pending)
-    pending.patients.update(patients)
-    pending.marks.extend(marks)
+# --- evaluation ---------------------------------------------------------------------------------
 
 
 async def evaluate_marked(

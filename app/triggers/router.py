@@ -1,6 +1,6 @@
 """/imaging-triggers: the records the imaging rules leave, and their lifecycle.
 
-Guarded where it is included (app/main.py): reads take `triggers:read` (which `cases:read`
+Each route declares its scope in its signature: reads take `triggers:read` (which `cases:read`
 and `triggers:manage` imply), transitions `triggers:manage`; a transition is attributed to the
 credential that made it. Every answer, a transition's too, carries the case data behind a
 trigger (levels, dates, scores) only for a credential with `cases:read`.
@@ -10,17 +10,18 @@ import uuid
 
 from fastapi import APIRouter, Query, Response
 
-from app.auth.dependencies import CurrentPrincipal
 from app.auth.principal import Principal
 from app.auth.scopes import CASES_READ
+from app.clinical.enums import TriggerRule, TriggerStatus
 from app.common.http import Cursor, IfMatch, Limit, expected_version, set_etag
 from app.common.pagination import Page
 from app.common.schemas import UtcDatetime
 from app.db import SessionDep
 from app.errors import problem_responses
-from app.triggers import service
-from app.triggers.schemas import ImagingTriggerRead, RuleName, Status, TransitionIn, to_read
-from app.triggers.service import TriggerDetails
+from app.http.guards import TriggersManage, TriggersRead
+from app.triggers import lifecycle, reads
+from app.triggers.reads import TriggerDetails
+from app.triggers.schemas import ImagingTriggerRead, TransitionIn, to_read
 
 router = APIRouter(prefix="/imaging-triggers", tags=["imaging triggers"])
 
@@ -37,11 +38,11 @@ def _read(d: TriggerDetails, principal: Principal) -> ImagingTriggerRead:
 )
 async def list_triggers(
     session: SessionDep,
-    principal: CurrentPrincipal,
+    principal: TriggersRead,
     limit: Limit = 50,
     cursor: Cursor = None,
-    status: Status | None = None,
-    rule: RuleName | None = None,
+    status: TriggerStatus | None = None,
+    rule: TriggerRule | None = None,
     patient_id: uuid.UUID | None = None,
     procedure_id: uuid.UUID | None = Query(
         None, description="Triggers of the episode this procedure belongs to."
@@ -52,7 +53,7 @@ async def list_triggers(
         None, description="What was due at this time: due by then and not yet closed then."
     ),
 ) -> Page[ImagingTriggerRead]:
-    rows, next_cursor = await service.list_triggers(
+    rows, next_cursor = await reads.list_triggers(
         session,
         status=status,
         rule=rule,
@@ -64,7 +65,7 @@ async def list_triggers(
         cursor=cursor,
         limit=limit,
     )
-    items = [_read(d, principal) for d in await service.details(session, rows)]
+    items = [_read(d, principal) for d in await reads.details(session, rows)]
     return Page(items=items, next_cursor=next_cursor)
 
 
@@ -76,11 +77,11 @@ async def list_triggers(
     responses=problem_responses(404),
 )
 async def read_trigger(
-    trigger_id: uuid.UUID, session: SessionDep, response: Response, principal: CurrentPrincipal
+    trigger_id: uuid.UUID, session: SessionDep, response: Response, principal: TriggersRead
 ) -> ImagingTriggerRead:
-    trigger = await service.get_trigger(session, trigger_id)
+    trigger = await lifecycle.get_trigger(session, trigger_id)
     set_etag(response, trigger.version)
-    return _read((await service.details(session, [trigger]))[0], principal)
+    return _read((await reads.details(session, [trigger]))[0], principal)
 
 
 @router.post(
@@ -95,12 +96,12 @@ async def transition(
     body: TransitionIn,
     session: SessionDep,
     response: Response,
-    principal: CurrentPrincipal,
+    principal: TriggersManage,
     if_match: IfMatch = None,
 ) -> ImagingTriggerRead:
     actor = principal.label if not body.actor else f"{body.actor} (via {principal.label})"
-    trigger = await service.transition(
+    trigger = await lifecycle.transition(
         session, trigger_id, body.to, actor, body.reason, expected_version(if_match)
     )
     set_etag(response, trigger.version)
-    return _read((await service.details(session, [trigger]))[0], principal)
+    return _read((await reads.details(session, [trigger]))[0], principal)

@@ -1,13 +1,14 @@
 """The imaging triggers of DOMAIN.md section 3, as pure functions: history in, triggers out.
 
-Episodes, baseline and "improved" come from `app.episodes.rules`. This module adds:
+Episodes, baseline, "improved" and "worsened" come from `app.clinical`. This module adds:
 
 - Rule A, the day-14 check (`day14`): due at t0 + 14 d, for augmentation episodes whose baseline
   B >= 2. No improved back-pain score in (t0, t0 + 14 d] and at least one score in
   [t0 + 7 d, t0 + 14 d] -> "no_improvement"; no score in that window either -> the distinct
   "follow_up_overdue" alert. No baseline -> "baseline_missing" (a flag, never a trigger).
   An episode ended (a later procedure on one of its levels) on or before its due time, or a
-  patient who died on or before the due day, gets no day-14 trigger.
+  patient who died on or before the due day (the clinical day of the due time,
+  app.clinical.days), gets no day-14 trigger.
 - Rule B, worsening after improvement (`worsenings`): after an improved score, a later score s
   fires when s - (lowest score since that improvement) >= 2, or s >= B. Once per worsening:
   the worsening lasts while scores stay worsened against the same reference, and only a new
@@ -22,28 +23,15 @@ the tests hold the two to each other.
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from app.episodes.rules import (
-    Episode,
-    PainFact,
-    Thresholds,
-    back_pain,
-    baseline,
-    build_episodes,
-    is_improved,
-)
-from app.episodes.rules import ProcedureFact as ProcedureFact
-
-ROUNDING = 6
-
-
-class Rule(StrEnum):
-    no_improvement = "no_improvement"
-    follow_up_overdue = "follow_up_overdue"
-    worsening = "worsening"
+from app.clinical.days import clinical_date
+from app.clinical.definitions import Definitions
+from app.clinical.enums import TriggerRule
+from app.clinical.episodes import Episode, ProcedureFact, build_episodes
+from app.clinical.pain import PainFact, back_pain, baseline, is_improved, is_worsened
 
 
 class Day14Outcome(StrEnum):
@@ -70,15 +58,6 @@ class EvidenceRole(StrEnum):
 
 
 @dataclass(frozen=True)
-class TriggerRules:
-    thresholds: Thresholds = field(default_factory=Thresholds)
-    check_day: int = 14
-    window_start_day: int = 7
-    min_baseline: float = 2.0
-    worsening_points: float = 2.0
-
-
-@dataclass(frozen=True)
 class Evidence:
     role: EvidenceRole
     event_id: uuid.UUID | None
@@ -88,7 +67,7 @@ class Evidence:
 
 @dataclass(frozen=True)
 class Fired:
-    rule: Rule
+    rule: TriggerRule
     episode: Episode
     occurrence: uuid.UUID  # t0 session (rule A) or the arming improvement (rule B)
     due_at: datetime
@@ -114,7 +93,7 @@ def t0_procedure(episode: Episode) -> uuid.UUID:
     return episode.procedure_ids[-1]
 
 
-def due_at(episode: Episode, r: TriggerRules) -> datetime:
+def due_at(episode: Episode, r: Definitions) -> datetime:
     return episode.t0 + timedelta(days=r.check_day)
 
 
@@ -123,16 +102,16 @@ def _evidence(role: EvidenceRole, s: PainFact) -> Evidence:
 
 
 def day14(
-    episode: Episode, scores: Sequence[PainFact], died_on: date | None, r: TriggerRules
+    episode: Episode, scores: Sequence[PainFact], died_on: date | None, r: Definitions
 ) -> Day14:
     """Rule A for one augmentation episode, judged with every score taken up to its due time."""
     due = due_at(episode, r)
-    base = baseline(episode, scores, r.thresholds)
+    base = baseline(episode, scores, r)
 
     def result(outcome: Day14Outcome, fired: Fired | None = None) -> Day14:
         return Day14(episode, due, outcome, base, fired)
 
-    if died_on is not None and died_on <= due.date():
+    if died_on is not None and died_on <= clinical_date(due, r.time_zone):
         return result(Day14Outcome.patient_died)
     if episode.ended_at is not None and episode.ended_at <= due:
         return result(Day14Outcome.ended_before_due)
@@ -141,11 +120,11 @@ def day14(
     if base.score < r.min_baseline:
         return result(Day14Outcome.baseline_below_threshold)
     after = [s for s in back_pain(scores) if episode.t0 < s.occurred_at <= due]
-    if any(is_improved(base.score, s.score, r.thresholds) for s in after):
+    if any(is_improved(base.score, s.score, r) for s in after):
         return result(Day14Outcome.improved)
     window_start = episode.t0 + timedelta(days=r.window_start_day)
     in_window = [s for s in after if s.occurred_at >= window_start]
-    rule = Rule.no_improvement if in_window else Rule.follow_up_overdue
+    rule = TriggerRule.no_improvement if in_window else TriggerRule.follow_up_overdue
     evidence = (
         _evidence(EvidenceRole.baseline, base),
         *(_evidence(EvidenceRole.score, s) for s in after),
@@ -154,13 +133,9 @@ def day14(
     return result(Day14Outcome(rule.value), fired)
 
 
-def _worsened(score: float, lowest: float, base: float, r: TriggerRules) -> bool:
-    return round(score - lowest, ROUNDING) >= r.worsening_points or score >= base
-
-
-def worsenings(episode: Episode, scores: Sequence[PainFact], r: TriggerRules) -> list[Fired]:
+def worsenings(episode: Episode, scores: Sequence[PainFact], r: Definitions) -> list[Fired]:
     """Rule B over the episode's back-pain scores, in the order they were taken."""
-    base = baseline(episode, scores, r.thresholds)
+    base = baseline(episode, scores, r)
     if base is None:
         return []
     fired: list[Fired] = []
@@ -170,9 +145,9 @@ def worsenings(episode: Episode, scores: Sequence[PainFact], r: TriggerRules) ->
     for s in back_pain(scores):
         if not episode.contains(s.occurred_at):
             continue
-        improved = is_improved(base.score, s.score, r.thresholds)
+        improved = is_improved(base.score, s.score, r)
         if worsening_from is not None:
-            if improved and not _worsened(s.score, worsening_from, base.score, r):
+            if improved and not is_worsened(s.score, worsening_from, base.score, r):
                 worsening_from = None
                 armed_by, lowest = s, s
             continue
@@ -181,10 +156,10 @@ def worsenings(episode: Episode, scores: Sequence[PainFact], r: TriggerRules) ->
                 armed_by, lowest = s, s
             continue
         assert lowest is not None
-        if _worsened(s.score, lowest.score, base.score, r):
+        if is_worsened(s.score, lowest.score, base.score, r):
             fired.append(
                 Fired(
-                    Rule.worsening,
+                    TriggerRule.worsening,
                     episode,
                     armed_by.id or uuid.UUID(int=0),
                     s.occurred_at,
@@ -219,7 +194,7 @@ def evaluate(
     scores: Sequence[PainFact],
     died_on: date | None,
     now: datetime,
-    r: TriggerRules,
+    r: Definitions,
 ) -> Evaluation:
     """Every trigger a patient's history calls for at `now`: a clinician's reading of it."""
     scores = back_pain(scores)

@@ -4,11 +4,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from app.clinical.enums import TriggerRule, TriggerStatus
 from app.common.schemas import InputModel
-from app.triggers.service import TriggerDetails
-
-Status = Literal["open", "acknowledged", "imaging_ordered", "resolved", "dismissed", "superseded"]
-RuleName = Literal["no_improvement", "follow_up_overdue", "worsening"]
+from app.triggers.reads import TriggerDetails
 
 
 class EvidenceRead(BaseModel):
@@ -37,10 +35,10 @@ class ImagingTriggerRead(BaseModel):
 
     id: uuid.UUID
     patient_id: uuid.UUID
-    rule: RuleName = Field(
+    rule: TriggerRule = Field(
         description="no_improvement and follow_up_overdue: rule A (day 14); worsening: rule B."
     )
-    status: Status
+    status: TriggerStatus
     episode_key: uuid.UUID = Field(description="The series id, or the procedure id.")
     procedure_id: uuid.UUID = Field(description="The episode's last session (t0).")
     procedure_ids: list[uuid.UUID] | None = Field(None, description=CASE_DATA)
@@ -61,7 +59,12 @@ class ImagingTriggerRead(BaseModel):
 
 
 class TransitionIn(InputModel):
-    to: Literal["acknowledged", "imaging_ordered", "resolved", "dismissed"]
+    to: Literal[
+        TriggerStatus.acknowledged,
+        TriggerStatus.imaging_ordered,
+        TriggerStatus.resolved,
+        TriggerStatus.dismissed,
+    ]
     actor: str | None = Field(
         None,
         min_length=1,

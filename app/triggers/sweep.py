@@ -6,8 +6,9 @@ procedures, with no Python loop over them.
 1. `imaging_day14_checks`: one decision per augmentation episode (single session, or staged
    series counted from its last session) that is due (t0 + 14 d <= now) and not yet decided for
    its current t0 session. The baseline, "improved", "a score in [t0 + 7 d, t0 + 14 d]", the end
-   of the episode by a later procedure on one of its levels and the patient's death are
-   correlated subqueries on indexed columns; the definitions are those of `app.triggers.rules`.
+   of the episode by a later procedure on one of its levels and the patient's death (by the
+   clinical day of the due time) are correlated subqueries on indexed columns; the definitions
+   are those of `app.triggers.rules`.
 2. `imaging_triggers` for the decisions that fire (no_improvement, follow_up_overdue); a decision
    is new only when its episode and t0 had none, so no earlier trigger shares its key
    (generation 0; later revisions are `evaluate_patients`').
@@ -17,27 +18,52 @@ procedures, with no Python loop over them.
 Idempotent and safe to run from several processes at once: each decision and each trigger has a
 unique natural key and is inserted with ON CONFLICT DO NOTHING, and steps 2-4 only follow the
 rows that this run inserted (its batch id). A decision already taken is never re-taken by the
-sweep; later data revises it through `app.triggers.service.evaluate_patients`.
+sweep; later data revises it through `app.triggers.evaluation.evaluate_patients`.
+
+The statement stays raw SQL for its shape (the EXCEPT anti-joins, the MATERIALIZED CTEs and
+INSERT leading the CTEs, each for a reason given where it is): the clinical definitions in it
+(back pain, augmentation, episode key, improved, the end of an episode, the clinical date) are
+the Core expressions of `app.clinical.predicates` and `app.clinical.dialect`, rendered into the
+text per dialect with the definitions' values inlined, so each is written once for the sweep
+and the statistics.
 """
 
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import DateTime, Double, String, literal_column, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.elements import ColumnClause
 
-from app.episodes.rules import EPSILON
+from app.clinical.definitions import Definitions
+from app.clinical.dialect import Dialect
+from app.clinical.enums import TriggerRule, TriggerStatus
+from app.clinical.predicates import (
+    back_pain_score,
+    ends_episode,
+    episode_key,
+    improved,
+    is_augmentation,
+)
+from app.common.sql import dialect_of, typed
 from app.models.base import new_id, utcnow
-from app.models.enums import AUGMENTATION_KINDS
 from app.notifications.outbox import enqueue_batch
-from app.triggers.dialect import Dialect, dialect_of, typed
-from app.triggers.rules import Day14Outcome, TriggerRules
+from app.triggers.rules import Day14Outcome, EvidenceRole
 
-AUGMENTATION = ", ".join(f"'{k}'" for k in sorted(AUGMENTATION_KINDS))
 ANALYZE_AFTER = 5_000
-BACK_PAIN = "e.kind = 'pain' AND COALESCE(e.site, 'back') = 'back' AND e.score IS NOT NULL"
+
+
+def col(name: str, type_: Any = String) -> ColumnClause[Any]:
+    """A column of the raw statement, typed for the shared predicates."""
+    return literal_column(name, type_)
+
+
+def _back_pain(d: Dialect, alias: str) -> str:
+    kind, site, score = col(f"{alias}.kind"), col(f"{alias}.site"), col(f"{alias}.score", Double)
+    return d.render(back_pain_score(kind, site, score))
 
 
 @dataclass(frozen=True)
@@ -49,12 +75,28 @@ class SweepResult:
     seconds: float
 
 
-def _decisions_sql(d: Dialect, r: TriggerRules) -> str:
+def _decisions_sql(d: Dialect, r: Definitions) -> str:
     # The episodes not decided yet are found with EXCEPT (one pass over each side), not NOT
     # EXISTS: while the decision table is empty, as before the first sweep of a backfill,
     # PostgreSQL plans NOT EXISTS as a nested loop that rescans that empty table once per
     # procedure (41 of 53 s at 100k procedures on the development machine).
-    t = r.thresholds
+    augmentation_q = d.render(is_augmentation(col("q.kind")))
+    augmentation_first = d.render(is_augmentation(col("st.first_kind")))
+    back_pain = _back_pain(d, "e")
+    own_session = episode_key(col("pe.series_id"), col("pe.id")) == col("b.ekey")
+    episode_levels = f"""lq.level IN (
+                          SELECT le.level FROM procedures pe
+                          JOIN levels_treated le ON le.procedure_id = pe.id
+                          WHERE pe.patient_id = b.patient_id AND {d.render(own_session)})"""
+    ends = ends_episode(
+        episode_key(col("q.series_id"), col("q.id")),
+        col("q.performed_at", DateTime),
+        col("b.ekey"),
+        col("b.t0", DateTime),
+        literal_column(episode_levels),
+    )
+    died_by = d.render(d.local_date(col("b.due_at", DateTime)))
+    is_improved = improved(d.real(col("be.score", Double)), d.real(col("e.score", Double)), r)
     # INSERT first, the CTEs inside its SELECT: Python's sqlite3 opens its implicit transaction
     # only before a statement that starts with INSERT/UPDATE/DELETE/REPLACE, so a leading WITH
     # ran in autocommit on SQLite and a sweep that died afterwards left decisions without
@@ -64,7 +106,7 @@ def _decisions_sql(d: Dialect, r: TriggerRules) -> str:
                                       outcome, baseline, baseline_event_id, checked_at, batch_id)
     WITH undecided AS MATERIALIZED (
         SELECT q.id FROM procedures q
-        WHERE q.series_id IS NULL AND q.kind IN ({AUGMENTATION}) AND q.performed_at <= :cutoff
+        WHERE q.series_id IS NULL AND {augmentation_q} AND q.performed_at <= :cutoff
         EXCEPT
         SELECT c.episode_key FROM imaging_day14_checks c WHERE c.t0_procedure_id = c.episode_key
     ),
@@ -86,7 +128,7 @@ def _decisions_sql(d: Dialect, r: TriggerRules) -> str:
     series_due AS MATERIALIZED (
         SELECT st.ekey, st.id AS t0_id, st.patient_id, st.first_at, st.performed_at AS t0
         FROM staged st
-        WHERE st.last_rank = 1 AND st.first_kind IN ({AUGMENTATION})
+        WHERE st.last_rank = 1 AND {augmentation_first}
           AND st.performed_at <= :cutoff
     ),
     series_undecided AS MATERIALIZED (
@@ -105,13 +147,13 @@ def _decisions_sql(d: Dialect, r: TriggerRules) -> str:
         SELECT x.*,
                {d.add_days("x.t0", r.check_day)} AS due_at,
                {d.add_days("x.t0", r.window_start_day)} AS window_at,
-               {d.add_days("x.first_at", -t.baseline_window_days)} AS base_from
+               {d.add_days("x.first_at", -r.baseline_window_days)} AS base_from
         FROM (SELECT * FROM singles UNION ALL SELECT * FROM series) AS x
     ),
     based AS MATERIALIZED (
         SELECT u.*,
                (SELECT e.id FROM follow_up_events e
-                WHERE e.patient_id = u.patient_id AND {BACK_PAIN}
+                WHERE e.patient_id = u.patient_id AND {back_pain}
                   AND e.occurred_at >= u.base_from AND e.occurred_at < u.first_at
                 ORDER BY e.occurred_at DESC, e.id DESC LIMIT 1) AS base_id
         FROM due u
@@ -120,29 +162,16 @@ def _decisions_sql(d: Dialect, r: TriggerRules) -> str:
         SELECT b.*, be.score AS base,
             EXISTS (SELECT 1 FROM patients pt
                     WHERE pt.id = b.patient_id AND pt.death_date IS NOT NULL
-                      AND pt.death_date <= {d.to_date("b.due_at")}) AS died,
+                      AND pt.death_date <= {died_by}) AS died,
             EXISTS (SELECT 1 FROM procedures q JOIN levels_treated lq ON lq.procedure_id = q.id
-                    WHERE q.patient_id = b.patient_id
-                      AND q.performed_at > b.t0 AND q.performed_at <= b.due_at
-                      AND COALESCE(q.series_id, q.id) <> b.ekey
-                      AND lq.level IN (
-                          SELECT le.level FROM procedures pe
-                          JOIN levels_treated le ON le.procedure_id = pe.id
-                          WHERE pe.patient_id = b.patient_id
-                            AND COALESCE(pe.series_id, pe.id) = b.ekey)) AS ended,
+                    WHERE q.patient_id = b.patient_id AND q.performed_at <= b.due_at
+                      AND {d.render(ends)}) AS ended,
             EXISTS (SELECT 1 FROM follow_up_events e
-                    WHERE e.patient_id = b.patient_id AND {BACK_PAIN}
+                    WHERE e.patient_id = b.patient_id AND {back_pain}
                       AND e.occurred_at > b.t0 AND e.occurred_at <= b.due_at
-                      AND (CAST(be.score AS DOUBLE PRECISION)
-                               - CAST(e.score AS DOUBLE PRECISION) >= :points_min
-                           OR (be.score > 0
-                               AND CAST(be.score AS DOUBLE PRECISION)
-                                   - CAST(e.score AS DOUBLE PRECISION)
-                                   >= :fraction * CAST(be.score AS DOUBLE PRECISION)
-                                      - :epsilon))
-                   ) AS improved,
+                      AND {d.render(is_improved)}) AS improved,
             EXISTS (SELECT 1 FROM follow_up_events e
-                    WHERE e.patient_id = b.patient_id AND {BACK_PAIN}
+                    WHERE e.patient_id = b.patient_id AND {back_pain}
                       AND e.occurred_at >= b.window_at AND e.occurred_at <= b.due_at) AS seen
         FROM based b LEFT JOIN follow_up_events be ON be.id = b.base_id
     )
@@ -167,7 +196,8 @@ def _triggers_sql(d: Dialect) -> str:
                                   generation, status, t0, due_at, baseline, batch_id,
                                   created_at, updated_at, version)
     SELECT {d.uuid7()}, c.patient_id, c.episode_key, c.t0_procedure_id, c.outcome,
-           c.t0_procedure_id, 0, 'open', c.t0, c.due_at, c.baseline, :batch, :now, :now, 1
+           c.t0_procedure_id, 0, '{TriggerStatus.open}', c.t0, c.due_at, c.baseline, :batch,
+           :now, :now, 1
     FROM imaging_day14_checks c
     WHERE c.batch_id = :batch
       AND c.outcome IN ('{Day14Outcome.no_improvement}', '{Day14Outcome.follow_up_overdue}')
@@ -175,32 +205,32 @@ def _triggers_sql(d: Dialect) -> str:
     """
 
 
-EVIDENCE_SQL = f"""
+def _evidence_sql(d: Dialect) -> str:
+    return f"""
     INSERT INTO imaging_trigger_evidence (trigger_id, event_id, role, score, occurred_at)
-    SELECT t.id, e.id, 'baseline', e.score, e.occurred_at
+    SELECT t.id, e.id, '{EvidenceRole.baseline}', e.score, e.occurred_at
     FROM imaging_triggers t
     JOIN imaging_day14_checks c
       ON c.episode_key = t.episode_key AND c.t0_procedure_id = t.occurrence
     JOIN follow_up_events e ON e.id = c.baseline_event_id
-    WHERE t.batch_id = :batch AND t.rule <> 'worsening'
+    WHERE t.batch_id = :batch AND t.rule <> '{TriggerRule.worsening}'
     UNION ALL
-    SELECT t.id, e.id, 'score', e.score, e.occurred_at
+    SELECT t.id, e.id, '{EvidenceRole.score}', e.score, e.occurred_at
     FROM imaging_triggers t
     JOIN follow_up_events e
       ON e.patient_id = t.patient_id AND e.occurred_at > t.t0 AND e.occurred_at <= t.due_at
-    WHERE t.batch_id = :batch AND t.rule <> 'worsening' AND {BACK_PAIN}
-"""
+    WHERE t.batch_id = :batch AND t.rule <> '{TriggerRule.worsening}' AND {_back_pain(d, "e")}
+    """
 
 
 async def sweep(
-    session: AsyncSession, rules: TriggerRules, now: datetime | None = None
+    session: AsyncSession, rules: Definitions, now: datetime | None = None
 ) -> SweepResult:
     """Run the day-14 evaluation in the caller's transaction (the caller commits)."""
     started = time.perf_counter()
     now = now or utcnow()
-    d = dialect_of(session)
+    d = dialect_of(session, rules.time_zone)
     batch = new_id()
-    t = rules.thresholds
     if d.postgres:
         # JIT compilation costs more than it saves on these short correlated lookups
         await session.execute(text("SET LOCAL jit = off"))
@@ -210,16 +240,13 @@ async def sweep(
             "now": now,
             "cutoff": now - timedelta(days=rules.check_day),
             "batch": batch,
-            "points_min": t.improvement_points - EPSILON,
-            "fraction": t.improvement_fraction,
-            "epsilon": EPSILON,
             "min_baseline": rules.min_baseline,
         },
     )
     fired = await session.execute(
         typed(_triggers_sql(d), uuids=("batch",), times=("now",)), {"batch": batch, "now": now}
     )
-    await session.execute(typed(EVIDENCE_SQL, uuids=("batch",)), {"batch": batch})
+    await session.execute(typed(_evidence_sql(d), uuids=("batch",)), {"batch": batch})
     messages = await enqueue_batch(session, batch, now)
     # counted from the batch (sqlite3 reports no rowcount for WITH ... INSERT)
     decided = await session.scalar(
@@ -242,7 +269,7 @@ async def sweep(
 
 async def run_sweep(
     sessionmaker: async_sessionmaker[AsyncSession],
-    rules: TriggerRules,
+    rules: Definitions,
     now: datetime | None = None,
 ) -> SweepResult:
     """One sweep in its own transaction: what the scheduler and `vertebro triggers sweep` run."""

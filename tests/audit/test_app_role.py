@@ -252,8 +252,8 @@ async def test_the_service_does_its_work_as_the_app_role(
     }
     with log.open("wb") as output:
         server = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
-            "--port", str(port), "--log-level", "warning", cwd=ROOT, env=env,
+            sys.executable, "-m", "uvicorn", "--factory", "app.main:create_app",
+            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", cwd=ROOT, env=env,
             stdout=output, stderr=output,
         )  # fmt: skip
         try:

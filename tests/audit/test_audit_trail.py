@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit.dependencies import AuditDep
-from app.auth.dependencies import CurrentPrincipal, require
 from app.db import SessionDep
 from app.errors import RuleViolation
+from app.http.guards import CasesWrite, require
 from app.main import create_app
 from app.models import AuditEvent, Patient
 from app.patients import service as patients
@@ -229,8 +229,8 @@ async def probe_app() -> AsyncIterator[AsyncClient]:
         loaded = (await session.scalars(select(Patient))).all()  # patient rows, yet aggregate
         return {"patients": len(loaded)}
 
-    @app.post("/api/v1/probe/fail-after-write", dependencies=[require("cases:write")])
-    async def fail_after_write(session: SessionDep, principal: CurrentPrincipal) -> None:
+    @app.post("/api/v1/probe/fail-after-write")
+    async def fail_after_write(principal: CasesWrite, session: SessionDep) -> None:
         await patients.create_patient(session, PatientCreate(sex="male"))
         raise RuleViolation("probe", "The probe fails after writing.")
 

@@ -10,11 +10,12 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy import select
 from starlette.types import Receive, Scope, Send
 
-from app.auth.dependencies import require
+from app.common.ratelimit import TokenBucketLimiter
 from app.config import DEV_SECRET_KEY, Settings, get_settings
 from app.db import get_sessionmaker
+from app.http.guards import require
 from app.main import create_app
-from app.middleware import BodySizeLimitMiddleware, TokenBucketLimiter
+from app.middleware import BodySizeLimitMiddleware
 from app.models import AuditEvent
 from tests.conftest import make_api_key
 

@@ -9,7 +9,7 @@ import pytest
 from httpx import AsyncClient
 
 from app.ingestion.fhir.router import OBSERVATION_EXAMPLE, PATIENT_EXAMPLE, PROCEDURE_EXAMPLE
-from app.middleware import RedactingFormatter
+from app.logs import RedactingFormatter
 from tests.conftest import ScopedClient
 from tests.factories import make_patient
 

@@ -77,7 +77,7 @@ async def test_every_route_but_health_requires_a_credential_with_its_scopes(
             assert not op.get("security"), f"{name} should stay open"
             continue
         if not required:
-            failures.append(f"{name}: declares no scope (use app.auth.dependencies.require)")
+            failures.append(f"{name}: declares no scope (take an alias of app.http.guards)")
             continue
         assert required <= scopes.ALL_SCOPES, f"{name}: unknown scopes {required}"
         for label, headers in (
@@ -109,7 +109,7 @@ async def test_health_readiness_and_docs_stay_open(anonymous_client: AsyncClient
         assert response.status_code == 200, path
 
 
-async def test_scopes_follow_the_method_on_clinical_routes(anonymous_client: AsyncClient) -> None:
+async def test_routes_take_the_scopes_they_declare(anonymous_client: AsyncClient) -> None:
     paths = (await anonymous_client.get("/openapi.json")).json()["paths"]
     assert _required_scopes(paths["/api/v1/patients"]["get"]) == {"cases:read"}
     assert _required_scopes(paths["/api/v1/patients"]["post"]) == {"cases:write"}

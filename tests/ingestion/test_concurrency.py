@@ -108,7 +108,7 @@ async def _server() -> AsyncIterator[str]:
         "NOTIFICATIONS_WORKER_ENABLED": "false",
     }
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
+        sys.executable, "-m", "uvicorn", "--factory", "app.main:create_app", "--host", "127.0.0.1",
         "--port", str(port), "--log-level", "warning", cwd=ROOT, env=env,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
@@ -163,7 +163,7 @@ async def test_a_concurrent_trigger_evaluation_is_retried_not_fatal(
     from sqlalchemy.orm.exc import StaleDataError
 
     from app.triggers import marks
-    from app.triggers.service import apply_plans as real
+    from app.triggers.evaluation import apply_plans as real
 
     calls = {"n": 0}
 

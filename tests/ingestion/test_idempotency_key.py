@@ -7,14 +7,12 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from fastapi import Depends
 from httpx import ASGITransport, AsyncClient, Response
 from sqlalchemy import update
 
 from app.auth import service as auth_service
-from app.auth.dependencies import require
 from app.db import get_sessionmaker
-from app.ingestion.idempotency import claim_idempotency_key
+from app.http.guards import require
 from app.main import create_app
 from app.models import ApiKey, IdempotencyKey, Patient, Procedure
 from app.models.base import utcnow
@@ -271,7 +269,7 @@ async def test_identifiers_stored_in_an_answer_are_not_replayed_to_who_lost_them
     @app.post(
         "/api/v1/probe/identifiers",
         status_code=201,
-        dependencies=[require("triggers:manage"), Depends(claim_idempotency_key)],
+        dependencies=[require("triggers:manage")],
     )
     async def probe() -> dict[str, str]:
         return {"mrn": "MRN-PROBE-7"}

@@ -16,23 +16,23 @@ from app.follow_up.schemas import (
     PerformanceIn,
     ProgressionIn,
 )
-from app.ingestion import schemas
+from app.ingestion import data, schemas
 from app.patients.schemas import PatientCreate
 from app.procedures.schemas import ProcedureCreate
 
 # fields an event names differently from its REST model (by reference instead of by id)
 EVENT_ONLY = {"procedure_ref", "level"}
 PAIRS = [
-    (schemas.PainData, PainIn),
-    (schemas.MedicationData, MedicationIn),
-    (schemas.PerformanceData, PerformanceIn),
-    (schemas.FunctionData, FunctionIn),
-    (schemas.ImagingData, ImagingIn),
-    (schemas.ProgressionData, ProgressionIn),
-    (schemas.DeathData, DeathIn),
-    (schemas.ComplicationData, ComplicationCreate),
-    (schemas.ProcedureData, ProcedureCreate),
-    (schemas.PatientData, PatientCreate),
+    (data.PainData, PainIn),
+    (data.MedicationData, MedicationIn),
+    (data.PerformanceData, PerformanceIn),
+    (data.FunctionData, FunctionIn),
+    (data.ImagingData, ImagingIn),
+    (data.ProgressionData, ProgressionIn),
+    (data.DeathData, DeathIn),
+    (data.ComplicationData, ComplicationCreate),
+    (data.ProcedureData, ProcedureCreate),
+    (data.PatientData, PatientCreate),
 ]
 
 

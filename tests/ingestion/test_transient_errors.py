@@ -7,7 +7,7 @@ import pytest
 from fastapi import Request
 from sqlalchemy.exc import DBAPIError
 
-from app.errors import _on_database_error
+from app.errors import problem_handler
 
 
 class _Orig(Exception):
@@ -23,12 +23,12 @@ def _request() -> Request:
 @pytest.mark.parametrize("sqlstate", ["57014", "55P03", "40P01", "40001"])
 async def test_transient_database_errors_are_503(sqlstate: str) -> None:
     error = DBAPIError("UPDATE ...", {}, _Orig(sqlstate))
-    response = await _on_database_error(_request(), error)
+    response = await problem_handler(_request(), error)
     assert response.status_code == 503
     assert response.headers["retry-after"] == "2"
     assert json.loads(bytes(response.body))["type"] == "urn:vertebro:problem:busy"
 
 
 async def test_other_database_errors_stay_500() -> None:
-    response = await _on_database_error(_request(), DBAPIError("SELECT", {}, _Orig("42P01")))
+    response = await problem_handler(_request(), DBAPIError("SELECT", {}, _Orig("42P01")))
     assert response.status_code == 500

@@ -17,6 +17,8 @@ from app.models import ImagingTrigger, OutboxMessage
 from app.models.base import utcnow
 from app.notifications import signing
 from app.notifications.worker import Worker, backoff_s
+from app.triggers import webhooks
+from app.triggers.jobs import Sweeper
 from tests.notifications.receiver import Receiver
 from tests.triggers.helpers import procedure_with_pain, sweep
 
@@ -33,6 +35,11 @@ def worker_settings(**overrides: Any) -> Settings:
         "webhook_batch_size": 20,
     }
     return get_settings().model_copy(update={**defaults, **overrides})
+
+
+def trigger_worker(settings: Settings, **kw: Any) -> Worker:
+    """A delivery worker as the app starts one: the triggers area renders its messages."""
+    return Worker(get_sessionmaker(), settings, payload=webhooks.payload, **kw)
 
 
 async def subscribe(client: AsyncClient, url: str, **extra: Any) -> dict[str, Any]:
@@ -65,7 +72,7 @@ async def test_signed_delivery_with_a_stable_id(client: AsyncClient, receiver: R
         and "secret" not in (await client.get(f"/api/v1/subscriptions/{subscription['id']}")).json()
     )
     await open_triggers(client, 1)
-    assert await Worker(get_sessionmaker(), worker_settings()).run_once() == 1
+    assert await trigger_worker(worker_settings()).run_once() == 1
     (got,) = receiver.requests
     signature = got.headers["x-vertebro-signature"]
     assert signing.verify(SECRET, signature, got.body)
@@ -82,14 +89,14 @@ async def test_signed_delivery_with_a_stable_id(client: AsyncClient, receiver: R
     assert [(a["number"], a["status_code"], a["outcome"]) for a in delivery["log"]] == [
         (1, 200, "delivered")
     ]
-    assert await Worker(get_sessionmaker(), worker_settings()).run_once() == 0
+    assert await trigger_worker(worker_settings()).run_once() == 0
 
 
 async def test_receiver_down_then_up_loses_nothing(client: AsyncClient, receiver: Receiver) -> None:
     await subscribe(client, receiver.url)
     await receiver.stop()  # the port is known, nobody listens
     await open_triggers(client, 3)
-    worker = Worker(get_sessionmaker(), worker_settings())
+    worker = trigger_worker(worker_settings())
     now = utcnow()
     assert await worker.run_once(now) == 3
     assert await statuses() == Counter(pending=3)
@@ -108,7 +115,7 @@ async def test_a_failing_receiver_is_retried_then_dead_then_redelivered(
     await subscribe(client, receiver.url)
     await open_triggers(client, 1)
     receiver.status = 500
-    worker = Worker(get_sessionmaker(), worker_settings(webhook_max_attempts=3))
+    worker = trigger_worker(worker_settings(webhook_max_attempts=3))
     now = utcnow()
     for hour in range(6):  # far enough apart for any backoff of this configuration
         await worker.run_once(now + timedelta(hours=hour))
@@ -143,7 +150,7 @@ async def test_a_worker_that_dies_mid_queue_loses_nothing(
     receiver.gate = asyncio.Event()  # hold the responses: the worker is mid-delivery
     # a long HTTP timeout: on a loaded machine the held requests must not time out first
     slow = worker_settings(webhook_batch_size=2, webhook_timeout_s=60.0)
-    doomed = Worker(get_sessionmaker(), slow, name="doomed")
+    doomed = trigger_worker(slow, name="doomed")
     task = asyncio.create_task(doomed.run_once())
     await receiver.wait_for(2)
     task.cancel()  # the process dies with two messages claimed and unanswered
@@ -152,7 +159,7 @@ async def test_a_worker_that_dies_mid_queue_loses_nothing(
     in_flight = {r.message_id for r in receiver.requests}  # sent, never acknowledged
     receiver.gate.set()
     assert await statuses() == Counter(pending=6)
-    restarted = Worker(get_sessionmaker(), slow, name="new")
+    restarted = trigger_worker(slow, name="new")
     after_lease = utcnow() + timedelta(hours=1)  # past the 30 s lease (and any backoff)
     for _ in range(10):
         if not await restarted.run_once(after_lease):
@@ -172,8 +179,7 @@ async def test_concurrent_workers_never_send_a_message_twice(
     await subscribe(client, receiver.url)
     await open_triggers(client, 12)
     workers = [
-        Worker(get_sessionmaker(), worker_settings(webhook_batch_size=2), name=f"w{i}")
-        for i in range(3)
+        trigger_worker(worker_settings(webhook_batch_size=2), name=f"w{i}") for i in range(3)
     ]
 
     async def drain(worker: Worker) -> None:
@@ -213,11 +219,12 @@ async def test_day_14_passes_and_the_service_alone_opens_and_delivers_one_trigge
     app = create_app()
     async with app.router.lifespan_context(app):
         await receiver.wait_for(1)
-        background = app.state.background
-        sweeps = background.sweeps
+        sweeper = app.state.background.runners["trigger-sweep"]
+        assert isinstance(sweeper, Sweeper)
+        sweeps = sweeper.sweeps
 
         async def more_sweeps() -> None:
-            while background.sweeps < sweeps + 5:  # noqa: ASYNC110 (polls the scheduler's count)
+            while sweeper.sweeps < sweeps + 5:  # noqa: ASYNC110 (polls the sweeper's count)
                 await asyncio.sleep(0.02)
 
         await asyncio.wait_for(more_sweeps(), 20)

@@ -27,7 +27,13 @@ from app.models.base import utcnow
 from app.notifications import signing
 from app.notifications.worker import Worker
 from tests.notifications.receiver import Receiver
-from tests.notifications.test_delivery import SECRET, open_triggers, subscribe, worker_settings
+from tests.notifications.test_delivery import (
+    SECRET,
+    open_triggers,
+    subscribe,
+    trigger_worker,
+    worker_settings,
+)
 
 PUBLIC = "93.184.215.14"
 LEAK = "db-password=hunter2"  # what an internal service would answer
@@ -49,7 +55,7 @@ class Names:
 def strict(monkeypatch: pytest.MonkeyPatch) -> Worker:
     """The default policy, for the API and for a worker."""
     monkeypatch.setattr(get_settings(), "webhook_allow_private_networks", False)
-    return Worker(get_sessionmaker(), worker_settings(webhook_allow_private_networks=False))
+    return trigger_worker(worker_settings(webhook_allow_private_networks=False))
 
 
 async def deliveries(client: AsyncClient) -> list[dict[str, Any]]:
@@ -88,7 +94,7 @@ async def test_the_worker_connects_to_the_address_it_checked(
         names = Names(monkeypatch, engine_hospital_example=["127.0.0.2"])
         await subscribe(client, f"http://engine.hospital.example:{receiver.port}/hooks")
         await open_triggers(client, 1)
-        assert await Worker(get_sessionmaker(), worker_settings()).run_once() == 1
+        assert await trigger_worker(worker_settings()).run_once() == 1
     finally:
         await receiver.stop()
     (got,) = receiver.requests
@@ -147,7 +153,7 @@ async def test_tls_names_and_verifies_the_host_while_connecting_to_the_address(
             await subscribe(client, f"https://{host}:{receiver.port}/hooks")
         await open_triggers(client, 1)
         async with httpx.AsyncClient(verify=trust, timeout=5) as http:
-            worker = Worker(get_sessionmaker(), worker_settings(), client=http)
+            worker = trigger_worker(worker_settings(), client=http)
             assert await worker.run_once() == 2
     finally:
         await receiver.stop()
@@ -190,7 +196,7 @@ async def test_credentials_stored_before_are_neither_shown_nor_sent(
         assert response.status_code == 200 and "hunter2" not in response.text
     assert (await client.get(path)).json()["url"] == receiver.url
     await open_triggers(client, 1)
-    assert await Worker(get_sessionmaker(), worker_settings()).run_once() == 1
+    assert await trigger_worker(worker_settings()).run_once() == 1
     assert receiver.connections == 0
     (delivery,) = await deliveries(client)
     assert attempts(delivery) == [(None, "refused-url", "retry")]
@@ -206,7 +212,7 @@ async def test_the_log_keeps_the_status_and_an_error_class_never_the_body(
     receiver.reply_headers = {"Location": f"http://{PUBLIC}/elsewhere"}
     await subscribe(client, receiver.url)
     await open_triggers(client, 1)
-    assert await Worker(get_sessionmaker(), worker_settings()).run_once() == 1
+    assert await trigger_worker(worker_settings()).run_once() == 1
     assert len(receiver.requests) == receiver.connections == 1  # no redirect followed
     (delivery,) = await deliveries(client)
     assert (delivery["last_status_code"], delivery["last_error"]) == (status, error)
@@ -226,7 +232,7 @@ async def test_network_failures_are_logged_by_class(
     await open_triggers(client, 1)
     await receiver.stop()
     now = utcnow()
-    worker = Worker(get_sessionmaker(), worker_settings(webhook_timeout_s=0.5))
+    worker = trigger_worker(worker_settings(webhook_timeout_s=0.5))
     await worker.run_once(now)
     receiver.gate = asyncio.Event()  # it answers nothing until the test ends
     await receiver.start()
@@ -242,7 +248,7 @@ async def test_errors_logged_before_show_only_their_class(
     receiver.status = 503
     await subscribe(client, receiver.url)
     await open_triggers(client, 1)
-    await Worker(get_sessionmaker(), worker_settings()).run_once()
+    await trigger_worker(worker_settings()).run_once()
     async with get_sessionmaker()() as session, session.begin():
         await session.execute(update(DeliveryAttempt).values(error=f"HTTP 503: {LEAK}"))
         await session.execute(

@@ -1,8 +1,8 @@
 """Every figure of GET /stats/outcomes, a second way: plain Python over the generated rows.
 
-Per episode it uses the pure definitions (app.episodes.rules: episodes, baseline, nearest,
-is_improved; app.triggers.rules.worsenings: rule B); the rest (medication state, windows,
-Kaplan-Meier, quartiles) is written out here directly, row by row, without SQL.
+Per episode it uses the pure definitions (app.clinical: episodes, baseline, nearest,
+is_improved, the clinical day; app.triggers.rules.worsenings: rule B); the rest (medication
+state, windows, Kaplan-Meier, quartiles) is written out here directly, row by row, without SQL.
 """
 
 import math
@@ -11,16 +11,20 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from app.episodes import rules
+from app.clinical.days import clinical_date, day_start, days_since
+from app.clinical.definitions import TIME_POINTS, Definitions
+from app.clinical.episodes import Episode, ProcedureFact, build_episodes
+from app.clinical.levels import region_of
+from app.clinical.pain import PainFact, back_pain, baseline, nearest
 from app.outcomes.cohort import AGE_RANGES, Cohort
-from app.triggers.rules import TriggerRules, worsenings
-from bench.synthetic import Registry
+from app.triggers.rules import worsenings
+from tests.factories.synthetic import Registry
 
 AUGMENTATION = {"vertebroplasty", "kyphoplasty"}
-POINTS: list[tuple[str, int]] = [("base", 0), *((f"d{d}", d) for d in rules.TIME_POINTS)]
+POINTS: list[tuple[str, int]] = [("base", 0), *((f"d{d}", d) for d in TIME_POINTS)]
 KM_DAYS = (30, 90, 180, 365)
 Z = 1.959963984540054
 
@@ -61,20 +65,11 @@ def figure(value: int) -> dict[str, Any]:
     return {"value": value, "suppressed": None}
 
 
-def midnight(day: date) -> datetime:
-    return datetime.combine(day, time(), UTC)
-
-
-def day_diff(a: datetime | date, t0: datetime) -> int:
-    a_day = a.astimezone(UTC).date() if isinstance(a, datetime) else a
-    return (a_day - t0.astimezone(UTC).date()).days
-
-
 @dataclass
 class Ep:
     """One episode with every per-episode value the statistics aggregate."""
 
-    episode: rules.Episode
+    episode: Episode
     patient: dict[str, Any]
     sessions: list[dict[str, Any]]
     levels: list[dict[str, Any]]  # with "repeat"
@@ -125,7 +120,7 @@ def _med_state(meds: list[dict[str, Any]], at: datetime) -> dict[str, Any]:
     return {"ome": ome, "omekg": omekg, "free": free}
 
 
-def episodes_of(registry: Registry, t: rules.Thresholds, worsening_points: float) -> list[Ep]:
+def episodes_of(registry: Registry, defs: Definitions) -> list[Ep]:
     procedures: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
     for p in registry.procedures:
         procedures[p["patient_id"]].append(p)
@@ -135,7 +130,7 @@ def episodes_of(registry: Registry, t: rules.Thresholds, worsening_points: float
     events: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
     for e in registry.events:
         events[e["patient_id"]].append(e)
-    trigger_rules = TriggerRules(thresholds=t, worsening_points=worsening_points)
+    zone = defs.time_zone
     out = []
     for patient in registry.patients:
         mine = procedures[patient["id"]]
@@ -145,9 +140,9 @@ def episodes_of(registry: Registry, t: rules.Thresholds, worsening_points: float
         repeated = _repeats(mine, my_levels)
         evs = sorted(events[patient["id"]], key=lambda e: (e["occurred_at"], e["id"].int))
 
-        def facts(kind: str, evs: list[dict[str, Any]] = evs) -> list[rules.PainFact]:
+        def facts(kind: str, evs: list[dict[str, Any]] = evs) -> list[PainFact]:
             return [
-                rules.PainFact(e["occurred_at"], float(e["score"]), e["site"] or "back", e["id"])
+                PainFact(e["occurred_at"], float(e["score"]), e["site"], e["id"])
                 for e in evs
                 if e["kind"] == kind and e["score"] is not None
             ]
@@ -156,8 +151,8 @@ def episodes_of(registry: Registry, t: rules.Thresholds, worsening_points: float
         meds = [e for e in evs if e["kind"] == "medication"]
         contact = max([e["occurred_at"] for e in evs] + [p["performed_at"] for p in mine])
         death = patient["death_date"]
-        built = rules.build_episodes(
-            rules.ProcedureFact(
+        built = build_episodes(
+            ProcedureFact(
                 p["id"],
                 p["performed_at"],
                 p["kind"],
@@ -173,16 +168,16 @@ def episodes_of(registry: Registry, t: rules.Thresholds, worsening_points: float
             ]
             v: dict[str, Any] = {}
             for name, scored in (("pain", pains), ("ps", ps), ("odi", odi)):
-                base = rules.baseline(episode, scored, t)
+                base = baseline(episode, scored, defs)
                 v[f"{name}_base"] = base.score if base else None
-                for day, width in rules.TIME_POINTS.items():
-                    near = rules.nearest(episode, scored, day, width)
+                for day, width in TIME_POINTS.items():
+                    near = nearest(episode, scored, day, width)
                     v[f"{name}_d{day}"] = near.score if near else None
             for name, day in POINTS:
                 at = episode.first_at if not day else episode.t0 + timedelta(days=day + 1)
                 applicable = not day or (
                     (episode.ended_at is None or at <= episode.ended_at)
-                    and (death is None or at <= midnight(death))
+                    and (death is None or at <= day_start(death, zone))
                 )
                 known = any(m["occurred_at"] < at for m in meds)
                 v[f"med_{name}"] = applicable and known
@@ -190,52 +185,50 @@ def episodes_of(registry: Registry, t: rules.Thresholds, worsening_points: float
                 state = _med_state(meds, at)
                 v[f"ome_{name}"], v[f"omekg_{name}"] = state["ome"], state["omekg"]
                 v[f"free_{name}"] = state["free"]
-            for day, width in rules.TIME_POINTS.items():
+            for day, width in TIME_POINTS.items():
                 closes = episode.t0 + timedelta(days=day + width)
                 v[f"closes_d{day}"] = closes
                 v[f"window_d{day}"] = (episode.ended_at is None or closes < episode.ended_at) and (
-                    death is None or closes < midnight(death)
+                    death is None or closes < day_start(death, zone)
                 )
             if v["pain_base"] is None:
                 v["rec"] = None
             else:
-                fired = worsenings(episode, pains, trigger_rules)
-                inside = [s for s in rules.back_pain(pains) if episode.contains(s.occurred_at)]
+                fired = worsenings(episode, pains, defs)
+                inside = [s for s in back_pain(pains) if episode.contains(s.occurred_at)]
                 if fired:
-                    v["rec"] = (day_diff(fired[0].due_at, episode.t0), True)
+                    v["rec"] = (days_since(fired[0].due_at, episode.t0, zone), True)
                 elif inside:
-                    v["rec"] = (day_diff(inside[-1].occurred_at, episode.t0), False)
+                    v["rec"] = (days_since(inside[-1].occurred_at, episode.t0, zone), False)
                 else:
                     v["rec"] = (0, False)
             if death is not None and episode.ended_at is None:
-                v["surv"] = (day_diff(death, episode.t0), True)
+                v["surv"] = (days_since(death, episode.t0, zone), True)
             elif episode.ended_at is not None:
-                v["surv"] = (day_diff(episode.ended_at, episode.t0), False)
+                v["surv"] = (days_since(episode.ended_at, episode.t0, zone), False)
             else:
-                v["surv"] = (day_diff(max(contact, episode.t0), episode.t0), False)
+                v["surv"] = (days_since(max(contact, episode.t0), episode.t0, zone), False)
             out.append(Ep(episode, patient, sessions, ep_levels, v))
     return out
 
 
-def in_cohort(ep: Ep, c: Cohort) -> bool:
+def in_cohort(ep: Ep, c: Cohort, zone: str) -> bool:
     e, p, first = ep.episode, ep.patient, ep.sessions[0]
     if c.histology_groups and p["histology_group"] not in c.histology_groups:
         return False
     if c.age_bands:
         born = p["birth_date"]
-        age = None if born is None else rules_age(born, e.first_at.astimezone(UTC).date())
+        age = None if born is None else rules_age(born, clinical_date(e.first_at, zone))
         if age is None or not any(_in_band(age, *AGE_RANGES[b]) for b in c.age_bands):
             return False
+    first_day = clinical_date(e.first_at, zone)
     checks: list[tuple[Any, Callable[[], bool]]] = [
         (c.sex, lambda: p["sex"] in c.sex),
         (c.kinds, lambda: e.kind in c.kinds),
         (c.indications, lambda: first["indication"] in c.indications),
-        (c.performed_from, lambda: e.first_at >= midnight(c.performed_from or date.min)),
-        (
-            c.performed_to,
-            lambda: e.first_at < midnight(c.performed_to or date.max) + timedelta(days=1),
-        ),
-        (c.regions, lambda: bool(set(c.regions) & {region(lv["level"]) for lv in ep.levels})),
+        (c.performed_from, lambda: first_day >= (c.performed_from or date.min)),
+        (c.performed_to, lambda: first_day <= (c.performed_to or date.max)),
+        (c.regions, lambda: bool(set(c.regions) & {region_of(lv["level"]) for lv in ep.levels})),
         (c.staged is not None, lambda: (e.key not in e.procedure_ids) == c.staged),
         (c.repeat is not None, lambda: any(lv["repeat"] for lv in ep.levels) == c.repeat),
     ]
@@ -256,10 +249,6 @@ def per_session(ep: Ep) -> dict[uuid.UUID, int]:
     for lv in ep.levels:
         counts[lv["procedure_id"]] += 1
     return counts
-
-
-def region(level: str) -> str:
-    return {"C": "cervical", "T": "thoracic", "L": "lumbar"}.get(level[0], "sacral")
 
 
 def rules_age(born: date, on: date) -> int:

@@ -4,9 +4,10 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from app.episodes import rules
+from app.clinical.definitions import EPSILON, TIME_POINTS, Definitions
+from app.clinical.pain import is_improved
 from app.outcomes.cohort import Cohort
-from bench.synthetic import Registry
+from tests.factories.synthetic import Registry
 from tests.outcomes.brute import (
     POINTS,
     Ep,
@@ -27,9 +28,9 @@ RULES = ("no_improvement", "follow_up_overdue", "worsening")
 
 
 def expected(
-    all_eps: list[Ep], registry: Registry, cohort: Cohort, now: datetime, t: rules.Thresholds
+    all_eps: list[Ep], registry: Registry, cohort: Cohort, now: datetime, defs: Definitions
 ) -> dict[str, Any]:
-    eps = [ep for ep in all_eps if in_cohort(ep, cohort)]
+    eps = [ep for ep in all_eps if in_cohort(ep, cohort, defs.time_zone)]
     n_eps = len(eps)
     level_rows = [lv for ep in eps for lv in ep.levels]
     per_patient: dict[Any, set[str]] = defaultdict(set)
@@ -50,7 +51,7 @@ def expected(
     }
     base = [ep["pain_base"] for ep in eps if ep["pain_base"] is not None]
     points = []
-    for day, width in rules.TIME_POINTS.items():
+    for day, width in TIME_POINTS.items():
         key = f"pain_d{day}"
         scored = [ep for ep in eps if ep[key] is not None]
         both = [ep for ep in scored if ep["pain_base"] is not None]
@@ -58,7 +59,7 @@ def expected(
 
         def band(ep: Ep, cut: float, key: str = key) -> bool:
             base = ep["pain_base"]
-            return bool(base - ep[key] >= cut * base - rules.EPSILON)
+            return bool(base - ep[key] >= cut * base - EPSILON)
 
         eligible = [ep for ep in eps if ep[f"window_d{day}"] and ep[f"closes_d{day}"] < now]
         points.append(
@@ -68,7 +69,7 @@ def expected(
                 "score": distribution([ep[key] for ep in scored], n_eps),
                 "change": distribution([ep[key] - ep["pain_base"] for ep in both], len(scored)),
                 "improved": rate(
-                    sum(rules.is_improved(ep["pain_base"], ep[key], t) for ep in both), len(both)
+                    sum(is_improved(ep["pain_base"], ep[key], defs) for ep in both), len(both)
                 ),
                 "pain_free": rate(sum(ep[key] == 0 for ep in scored), len(scored)),
                 "immpact_30": rate(sum(band(ep, 0.3) for ep in reducible), len(reducible)),
@@ -121,7 +122,7 @@ def expected(
 def _scored(eps: list[Ep], name: str) -> dict[str, Any]:
     n = len(eps)
     points = []
-    for day in rules.TIME_POINTS:
+    for day in TIME_POINTS:
         key = f"{name}_d{day}"
         scored = [ep for ep in eps if ep[key] is not None]
         both = [ep for ep in scored if ep[f"{name}_base"] is not None]

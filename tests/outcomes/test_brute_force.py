@@ -10,12 +10,13 @@ import pytest
 from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.clinical.definitions import Definitions
+from app.clinical.pain import is_improved
 from app.config import get_settings
 from app.db import get_engine
-from app.episodes import rules
 from app.outcomes.cohort import AgeBand, Cohort
 from app.outcomes.service import CACHE
-from bench.synthetic import Registry, generate, insert_registry
+from tests.factories.synthetic import Registry, generate, insert_registry
 from tests.outcomes.brute import Ep, episodes_of
 from tests.outcomes.expected import expected
 
@@ -62,14 +63,13 @@ def registry() -> Registry:
     return generate(PATIENTS, seed=11)
 
 
-def thresholds() -> rules.Thresholds:
-    s = get_settings()
-    return rules.Thresholds(s.baseline_window_days, s.improvement_points, s.improvement_fraction)
+def definitions() -> Definitions:
+    return Definitions.from_settings(get_settings())
 
 
 @cache
 def reference() -> list[Ep]:
-    return episodes_of(registry(), thresholds(), get_settings().worsening_points)
+    return episodes_of(registry(), definitions())
 
 
 def differences(got: Any, want: Any, path: str = "") -> list[str]:
@@ -104,7 +104,7 @@ async def _problems(client: AsyncClient, cohorts: list[tuple[dict[str, Any], Coh
         assert response.status_code == 200, response.text
         body = response.json()
         assert body["disclosure"]["exact"] is True
-        want = expected(reference(), registry(), cohort, now, thresholds())
+        want = expected(reference(), registry(), cohort, now, definitions())
         found = [d for key in COMPARED for d in differences(body[key], want[key], key)]
         problems += [f"{params}: {d}" for d in found]
     return problems
@@ -132,7 +132,7 @@ def test_the_synthetic_registry_exercises_every_definition() -> None:
     """Else agreeing with the brute force would prove little."""
     eps = reference()
     both = [ep for ep in eps if ep["pain_base"] is not None and ep["pain_d30"] is not None]
-    improved = [rules.is_improved(ep["pain_base"], ep["pain_d30"], thresholds()) for ep in both]
+    improved = [is_improved(ep["pain_base"], ep["pain_d30"], definitions()) for ep in both]
     assert len(eps) > PATIENTS
     assert sum(ep.episode.key not in ep.episode.procedure_ids for ep in eps) >= 5  # staged
     assert sum(lv["repeat"] for ep in eps for lv in ep.levels) >= 10

@@ -9,31 +9,30 @@ from typing import Any
 import pytest
 from httpx import AsyncClient
 
+from app.clinical.levels import region_of
+from app.clinical.pain import PainFact, back_pain, is_improved
 from app.db import get_engine
-from app.episodes import rules
 from app.outcomes.cohort import Cohort
 from app.outcomes.trajectory import t_quantile_975
-from bench.synthetic import insert_registry
 from tests.conftest import ScopedClient
-from tests.outcomes.brute import Ep, distribution, in_cohort, per_session, rate, region
-from tests.outcomes.test_brute_force import differences, reference, registry, thresholds
+from tests.factories.synthetic import insert_registry
+from tests.outcomes.brute import Ep, distribution, in_cohort, per_session, rate
+from tests.outcomes.test_brute_force import definitions, differences, reference, registry
 
 
 def _per_bucket(eps: list[Ep], unit: int, max_day: int) -> dict[int, list[tuple[Any, float]]]:
     """Each bucket's episodes: (the patient, the episode's mean back pain in the bucket)."""
-    pains: dict[Any, list[rules.PainFact]] = defaultdict(list)
+    pains: dict[Any, list[PainFact]] = defaultdict(list)
     for row in registry().events:
         if row["kind"] == "pain" and row["score"] is not None:
             pains[row["patient_id"]].append(
-                rules.PainFact(
-                    row["occurred_at"], float(row["score"]), row["site"] or "back", row["id"]
-                )
+                PainFact(row["occurred_at"], float(row["score"]), row["site"], row["id"])
             )
     buckets: dict[int, list[tuple[Any, float]]] = defaultdict(list)
     for ep in eps:
         e = ep.episode
         mine: dict[int, list[float]] = defaultdict(list)
-        for s in rules.back_pain(pains[ep.patient["id"]]):
+        for s in back_pain(pains[ep.patient["id"]]):
             since = s.occurred_at - e.t0
             if e.contains(s.occurred_at) and since < timedelta(days=max_day + 1):
                 mine[since // timedelta(days=unit)].append(s.score)
@@ -76,7 +75,8 @@ async def test_pain_trajectory_matches_brute_force(
     )
     assert response.status_code == 200, response.text
     body = response.json()
-    want = _trajectory([ep for ep in reference() if in_cohort(ep, Cohort())], days, max_day)
+    everyone = [ep for ep in reference() if in_cohort(ep, Cohort(), definitions().time_zone)]
+    want = _trajectory(everyone, days, max_day)
     assert len(want) > 8
     assert not differences(body["points"], want, "points")
 
@@ -95,7 +95,7 @@ async def test_pain_trajectory_suppresses_the_days_of_few_patients(
     assert response.status_code == 200, response.text
     body = response.json()
     k = body["disclosure"]["k"]
-    eps = [ep for ep in reference() if in_cohort(ep, Cohort())]
+    eps = [ep for ep in reference() if in_cohort(ep, Cohort(), definitions().time_zone)]
     patients = {b: len({p for p, _ in rows}) for b, rows in _per_bucket(eps, 1, 60).items()}
     exact = {point["start_day"]: point for point in _trajectory(eps, 1, 60)}
     assert {point["start_day"] for point in body["points"]} == set(exact)
@@ -109,7 +109,7 @@ async def test_pain_trajectory_suppresses_the_days_of_few_patients(
 
 
 def _row(group: str, eps: list[Ep], now: datetime) -> dict[str, Any]:
-    t = thresholds()
+    t = definitions()
     both = [ep for ep in eps if ep["pain_base"] is not None and ep["pain_d14"] is not None]
     eligible = [ep for ep in eps if ep["window_d14"] and ep["closes_d14"] < now]
     counted = [ep for ep in eps if ep["med_d30"] and ep["at_d30"] <= now]
@@ -127,7 +127,7 @@ def _row(group: str, eps: list[Ep], now: datetime) -> dict[str, Any]:
         "baseline_pain": distribution(values("pain_base"), n),
         "pain_d14": distribution(values("pain_d14"), n),
         "clinical_success_2w": rate(
-            sum(rules.is_improved(ep["pain_base"], ep["pain_d14"], t) for ep in both), len(both)
+            sum(is_improved(ep["pain_base"], ep["pain_d14"], t) for ep in both), len(both)
         ),
         "completeness_d14": rate(sum(ep["pain_d14"] is not None for ep in eligible), len(eligible)),
         "pain_d30": distribution(values("pain_d30"), n),
@@ -141,7 +141,7 @@ def _group(ep: Ep, by: str) -> list[str]:
     if by == "level_count":
         widest = max(per_session(ep).values(), default=0)
         return [str(widest) if widest < 5 else "5+"]
-    return sorted({region(lv["level"]) for lv in ep.levels})
+    return sorted({region_of(lv["level"]).value for lv in ep.levels})
 
 
 @pytest.mark.parametrize("by", ["histology", "region", "level_count"])
@@ -152,7 +152,7 @@ async def test_breakdown_matches_brute_force(client: AsyncClient, by: str) -> No
     response = await client.get("/api/v1/stats/breakdown", params={"by": by})
     assert response.status_code == 200, response.text
     body = response.json()
-    eps = [ep for ep in reference() if in_cohort(ep, Cohort())]
+    eps = [ep for ep in reference() if in_cohort(ep, Cohort(), definitions().time_zone)]
     groups: dict[str, list[Ep]] = defaultdict(list)
     for ep in eps:
         for g in _group(ep, by):

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from typer.testing import CliRunner
 
 from app.cli import app as cli
+from app.clinical.definitions import Definitions
 from app.config import get_settings
 from app.db import get_engine
 from app.models import OutcomeDirty, OutcomeEpisode
@@ -47,7 +48,7 @@ async def test_the_command_brings_the_summary_up_to_date(
 async def test_a_refresh_covered_by_an_earlier_one_does_nothing(
     client: AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    defs = summary.Definitions.from_settings(get_settings())
+    defs = Definitions.from_settings(get_settings())
     await _treated_patient(client)
     async with get_engine().begin() as conn:  # the first build
         assert await summary.refresh(conn, defs) > 0

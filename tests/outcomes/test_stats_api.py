@@ -10,9 +10,9 @@ from sqlalchemy import text
 from app.config import get_settings
 from app.db import get_engine
 from app.outcomes.service import CACHE
-from bench.synthetic import generate, insert_registry
 from tests.conftest import ScopedClient
 from tests.factories import add_pain, make_patient, make_procedure
+from tests.factories.synthetic import generate, insert_registry
 
 OUTCOMES = "/api/v1/stats/outcomes"
 

@@ -176,7 +176,7 @@ async def uvicorn_server(
 ) -> AsyncIterator[Server]:
     port = free_port()
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
+        sys.executable, "-m", "uvicorn", "--factory", "app.main:create_app", "--host", "127.0.0.1",
         "--port", str(port), "--workers", str(workers), "--no-access-log",
         "--log-level", "warning", "--timeout-graceful-shutdown", "30",
         cwd=ROOT, env={**os.environ, **SERVER_ENV, "DATABASE_URL": database_url, **(env or {})},

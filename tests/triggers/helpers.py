@@ -6,7 +6,7 @@ from typing import Any
 from httpx import AsyncClient
 
 from app.db import get_sessionmaker
-from app.triggers.service import trigger_rules
+from app.triggers.evaluation import trigger_rules
 from app.triggers.sweep import SweepResult, run_sweep
 from tests.factories import add_pain, make_patient, make_procedure
 

@@ -1,25 +1,29 @@
-"""Imaging triggers evaluated after the ingesting commit, from durable marks: the response
-comes after the evaluation, a lost evaluation is recovered, concurrent requests share one."""
+"""Imaging triggers evaluated after the writing commit, from durable marks: the response
+comes after the evaluation, a lost evaluation is recovered, concurrent requests share one;
+which writes mark is decided once, by the flush listener (and `note_rows` for Core writes)."""
 
 import asyncio
+import subprocess
+import sys
 import uuid
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from httpx import AsyncClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.ingestion import mappers
 from app.ingestion import service as ingestion
-from app.models import ImagingTrigger, TriggerEvaluationMark
+from app.models import FollowUpEvent, ImagingTrigger, Patient, TriggerEvaluationMark
 from app.models.base import utcnow
+from app.seeding import load_all
 from app.triggers import marks
-from app.triggers.service import plan_evaluations
+from app.triggers.evaluation import plan_evaluations
 from tests.factories import add_pain
 from tests.ingestion.helpers import count, pain, post, procedure
-from tests.triggers.helpers import day, iso, procedure_with_pain, triggers
+from tests.triggers.helpers import day, iso, procedure_with_pain, sweep, triggers
 
 # a procedure, a baseline of 8, improved to 2, worsened to 7: rule B (worsening) fires
 WORSENING = [
@@ -169,3 +173,91 @@ async def test_rest_writes_evaluate_after_their_commit_too(
     async with sessionmaker() as session:
         plans = await plan_evaluations(session, [uuid.UUID(patient_id)], utcnow())
         assert [p.changes for p in plans] == [False]
+
+
+# --- which writes mark: decided once, by the flush listener ----------------------------------
+
+
+async def test_any_session_that_changes_a_history_leaves_a_mark(
+    client: AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Not only requests: a death date set on the ORM object and committed without
+    `app.db.commit` (so nothing runs after it) is marked, and the sweep's recovery evaluates
+    it."""
+    patient_id, _ = await procedure_with_pain(client, [(-3, 7), (3, 6)])
+    await sweep(day(14))
+    assert [t["status"] for t in await triggers(client)] == ["open"]
+    async with sessionmaker() as session:
+        patient = await session.get(Patient, uuid.UUID(patient_id))
+        assert patient is not None
+        patient.death_date = day(10).date()
+        await session.commit()
+    assert await count(TriggerEvaluationMark) == 1
+    assert await marks.recover(sessionmaker, grace=timedelta(0)) == 1
+    assert [t["status"] for t in await triggers(client)] == ["superseded"]
+
+
+async def test_what_is_no_part_of_a_history_or_rolled_back_leaves_no_mark(
+    client: AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    patient_id, procedure_id = await procedure_with_pain(client, [(-3, 7)])
+    patient = uuid.UUID(patient_id)
+    async with sessionmaker() as session:
+        found = await session.get(Patient, patient)
+        assert found is not None
+        found.histology = "Wilms tumour"  # not read by the triggers
+        session.add(
+            FollowUpEvent(
+                patient_id=patient, kind="performance", occurred_at=day(3), scale="lansky",
+                value=70, score=70,
+            )
+        )  # fmt: skip
+        await session.commit()
+        assert await count(TriggerEvaluationMark) == 0
+        found.death_date = day(10).date()
+        await session.flush()  # noted, then rolled back: nothing to mark
+        await session.rollback()
+        found = await session.get(Patient, patient)
+        assert found is not None and found.death_date is None
+        found.histology = "rhabdomyosarcoma"
+        await session.commit()
+    assert await count(TriggerEvaluationMark) == 0
+    assert procedure_id
+
+
+async def test_core_writes_mark_through_note_rows(
+    client: AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """A batch where one event is refused (each event then in its own savepoint, after the
+    batch's savepoint rolled back): the Core-inserted scores still mark their patient once."""
+    events = [*WORSENING, pain("bad", 11, at="2019-03-02T10:00:00Z")]
+    async with sessionmaker() as session:
+        items = [mappers.parse_event(e) for e in events]
+        results = await ingestion.process(session, items, isolate=True)
+        await session.commit()
+    assert [r.status for r in results] == ["created"] * 4 + ["rejected"]
+    assert await count(TriggerEvaluationMark) == 1
+    assert await marks.recover(sessionmaker, grace=timedelta(0)) == 1
+    assert await _rules(client) == ["worsening"]
+
+
+async def test_the_seed_is_evaluated_after_each_case(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    loaded = await load_all(sessionmaker)
+    assert all(loaded.values()) and len(loaded) == 3
+    assert await count(TriggerEvaluationMark) == 0
+    async with sessionmaker() as session:
+        patients = (await session.scalars(select(Patient.id))).all()
+        plans = await plan_evaluations(session, patients, utcnow())
+        assert [p.changes for p in plans if p.changes] == []
+        assert await session.scalar(select(func.count()).select_from(ImagingTrigger))
+
+
+@pytest.mark.parametrize("entry_point", ["app.main", "app.seeding", "app.ingestion.service"])
+def test_every_entry_point_that_writes_installs_the_listener(entry_point: str) -> None:
+    """The listener is registered when app.triggers.marks is imported: whatever writes a
+    history must import it (in a fresh interpreter: this one has imported everything)."""
+    check = f"import sys, {entry_point}; assert 'app.triggers.marks' in sys.modules"
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

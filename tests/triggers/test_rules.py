@@ -7,16 +7,13 @@ from datetime import UTC, date, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.episodes.rules import PainFact, ProcedureFact, Thresholds, is_improved
-from app.triggers.rules import (
-    Day14Outcome,
-    Rule,
-    TriggerRules,
-    evaluate,
-    worsenings,
-)
+from app.clinical.definitions import Definitions
+from app.clinical.enums import TriggerRule
+from app.clinical.episodes import ProcedureFact
+from app.clinical.pain import PainFact, is_improved
+from app.triggers.rules import Day14Outcome, evaluate, worsenings
 
-R = TriggerRules()
+R = Definitions()
 T0 = datetime(2020, 3, 2, 9, 0, tzinfo=UTC)
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -56,7 +53,7 @@ def test_no_improvement_with_a_score_in_the_window_fires_rule_a() -> None:
     ev = one([vp()], [pain(-3, 7), pain(3, 6), pain(10, 6)])
     (d,) = ev.day14
     assert d.outcome is Day14Outcome.no_improvement
-    assert d.fired is not None and d.fired.rule is Rule.no_improvement
+    assert d.fired is not None and d.fired.rule is TriggerRule.no_improvement
     assert d.due_at == T0 + timedelta(days=14)
     assert [e.role for e in d.fired.evidence] == ["baseline", "score", "score"]
 
@@ -91,7 +88,7 @@ def test_leg_pain_never_counts() -> None:
 
 
 def test_improvement_is_two_points_or_thirty_percent() -> None:
-    t = Thresholds()
+    t = Definitions()
     assert is_improved(7, 5, t)
     assert not is_improved(7, 5.1, t)
     assert is_improved(3, 2, t)
@@ -237,4 +234,6 @@ def test_day14_only_depends_on_scores_up_to_the_due_time(
     a = one([vp()], scores).day14[0]
     b = one([vp()], scores + after_due).day14[0]
     assert a.outcome is b.outcome
-    assert (a.fired is None) == (a.outcome not in (Rule.no_improvement, Rule.follow_up_overdue))
+    assert (a.fired is None) == (
+        a.outcome not in (TriggerRule.no_improvement, TriggerRule.follow_up_overdue)
+    )

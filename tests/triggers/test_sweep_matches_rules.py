@@ -1,97 +1,37 @@
-"""The set-based SQL of the sweep against the pure rules, on random histories, on the real DB,
-and the paper's three cases as a clinician reading DOMAIN.md would flag them."""
+"""The set-based SQL of the sweep against the pure rules, on random histories, on the real DB
+(with the registry's clock in UTC and in Toronto across its clock changes), and the paper's
+three cases as a clinician reading DOMAIN.md would flag them."""
 
 import random
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 from httpx import AsyncClient
 from sqlalchemy import select
 
+from app.clinical.days import clinical_date
 from app.db import get_sessionmaker
-from app.episodes.rules import PainFact, ProcedureFact
-from app.models import Day14Check, FollowUpEvent, LevelTreated, Patient, Procedure, ProcedureSeries
+from app.models import Day14Check
 from app.patients.service import find_by_identifier
-from app.procedures.levels import LEVEL_POSITION
 from app.seeding import SEED_SYSTEM, load_all
 from app.triggers import rules
-from app.triggers.service import trigger_rules
+from app.triggers.evaluation import trigger_rules
+from app.triggers.sweep import run_sweep
+from tests.clinical.histories import random_history, store
 from tests.triggers.helpers import sweep, triggers
 
-T0 = datetime(2021, 6, 1, 8, 0, tzinfo=UTC)
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
-KINDS = ["vertebroplasty", "vertebroplasty", "kyphoplasty", "cryoablation", "radiotherapy"]
+TORONTO = "America/Toronto"
 
 
-def random_history(
-    rnd: random.Random,
-) -> tuple[list[ProcedureFact], list[PainFact], date | None]:
-    procedures = []
-    series = uuid.uuid4() if rnd.random() < 0.3 else None
-    for i in range(rnd.randint(1, 3)):
-        at = T0 + timedelta(days=rnd.choice([0, 5, 10, 14, 20, 40]) * i, hours=rnd.randint(0, 5))
-        procedures.append(
-            ProcedureFact(
-                uuid.uuid4(),
-                at,
-                rnd.choice(KINDS) if series is None or i > 1 else "vertebroplasty",
-                frozenset(rnd.sample(["L1", "L2", "L3"], rnd.randint(1, 2))),
-                series if i < 2 else None,
-            )
-        )
-    scores = [
-        PainFact(
-            T0 + timedelta(days=rnd.uniform(-35, 80)),
-            float(rnd.randint(0, 10)) if rnd.random() < 0.8 else rnd.choice([2.1, 3.3, 6.5]),
-            rnd.choice(["back", "back", "back", "leg"]),
-            uuid.uuid4(),
-        )
-        for _ in range(rnd.randint(0, 8))
-    ]
-    # a score exactly on a boundary, sometimes
-    if rnd.random() < 0.4:
-        edge = rnd.choice([0, 7, 14, -30])
-        scores.append(PainFact(T0 + timedelta(days=edge), 5.0, "back", uuid.uuid4()))
-    died = (T0 + timedelta(days=rnd.randint(5, 60))).date() if rnd.random() < 0.15 else None
-    return procedures, scores, died
-
-
-async def store(
-    procedures: list[ProcedureFact], scores: list[PainFact], died: date | None
-) -> uuid.UUID:
-    async with get_sessionmaker()() as session, session.begin():
-        patient = Patient(sex="unknown", death_date=died)
-        session.add(patient)
-        await session.flush()
-        for series_id in {p.series_id for p in procedures if p.series_id}:
-            session.add(ProcedureSeries(id=series_id, patient_id=patient.id, planned_sessions=2))
-        await session.flush()
-        for stage, p in enumerate(procedures, start=1):
-            session.add(
-                Procedure(
-                    id=p.id,
-                    patient_id=patient.id,
-                    kind=p.kind,
-                    performed_at=p.performed_at,
-                    series_id=p.series_id,
-                    stage_number=stage if p.series_id else None,
-                    levels=[LevelTreated(level=lv, position=LEVEL_POSITION[lv]) for lv in p.levels],
-                )
-            )
-        for s in scores:
-            session.add(
-                FollowUpEvent(
-                    id=s.id,
-                    patient_id=patient.id,
-                    kind="pain",
-                    occurred_at=s.occurred_at,
-                    scale="nrs11",
-                    value=s.score,
-                    score=s.score,
-                    site=s.site,
-                )
-            )
-        return patient.id
+async def _decisions() -> dict[uuid.UUID, dict[uuid.UUID, str]]:
+    async with get_sessionmaker()() as session:
+        checks = (await session.scalars(select(Day14Check))).all()
+    found: dict[uuid.UUID, dict[uuid.UUID, str]] = {}
+    for c in checks:
+        found.setdefault(c.patient_id, {})[c.episode_key] = c.outcome
+    return found
 
 
 async def test_the_sweep_decides_as_the_pure_rules_do() -> None:
@@ -103,18 +43,39 @@ async def test_the_sweep_decides_as_the_pure_rules_do() -> None:
         evaluation = rules.evaluate(procedures, scores, died, NOW, trigger_rules())
         expected[patient] = {d.episode.key: d.outcome.value for d in evaluation.day14}
     await sweep(NOW)
-    async with get_sessionmaker()() as session:
-        checks = (await session.scalars(select(Day14Check))).all()
-    found: dict[uuid.UUID, dict[uuid.UUID, str]] = {p: {} for p in expected}
-    for c in checks:
-        found[c.patient_id][c.episode_key] = c.outcome
-    assert found == expected
+    found = await _decisions()
+    assert {p: found.get(p, {}) for p in expected} == expected
     assert {o for per in expected.values() for o in per.values()} >= {
         "improved",
         "no_improvement",
         "follow_up_overdue",
         "baseline_missing",
     }
+
+
+async def test_the_sweep_judges_a_death_by_the_clinical_day_across_clock_changes() -> None:
+    """Day-14 checks falling due around Toronto's 2024 clock changes, at any hour, for patients
+    who died the day before, on or after the local day of the due time: the sweep decides as
+    the pure rules do with the registry in Toronto, and some of those decisions are not the
+    ones UTC's calendar would give."""
+    rnd = random.Random(20241103)
+    toronto = replace(trigger_rules(), time_zone=TORONTO)
+    expected: dict[uuid.UUID, dict[uuid.UUID, str]] = {}
+    moved = 0
+    for i in range(60):
+        t0 = datetime(2024, 2, 24, tzinfo=UTC) if i % 2 else datetime(2024, 10, 18, tzinfo=UTC)
+        procedures, scores, _ = random_history(rnd, t0 + timedelta(hours=rnd.randint(0, 23)), 23)
+        due = max(p.performed_at for p in procedures) + timedelta(days=toronto.check_day)
+        died = clinical_date(due, TORONTO) + timedelta(days=rnd.choice([-1, 0, 1]))
+        patient = await store(procedures, scores, died)
+        evaluation = rules.evaluate(procedures, scores, died, NOW, toronto)
+        expected[patient] = {d.episode.key: d.outcome.value for d in evaluation.day14}
+        in_utc = rules.evaluate(procedures, scores, died, NOW, trigger_rules())
+        moved += [d.outcome for d in in_utc.day14] != [d.outcome for d in evaluation.day14]
+    await run_sweep(get_sessionmaker(), toronto, NOW)
+    found = await _decisions()
+    assert {p: found.get(p, {}) for p in expected} == expected
+    assert moved > 0
 
 
 async def test_the_papers_cases(client: AsyncClient) -> None:

@@ -7,8 +7,8 @@ procedures) the resources carry `text` only, and only the registry's own names a
 
 from typing import Final
 
-from app.models.enums import PainScale, ProcedureKind
-from app.procedures.levels import LEVEL_REGION, SNOMED_VERTEBRA, Region
+from app.clinical.enums import PainScale, ProcedureKind
+from app.clinical.levels import LEVEL_REGION, SNOMED_VERTEBRA, Region
 
 LOINC: Final = "http://loinc.org"
 SNOMED: Final = "http://snomed.info/sct"

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from app.ingestion import identifiers
 from app.ingestion.context import Context
 from app.ingestion.fhir.codes import FOLLOW_UP_SYSTEM
-from app.ingestion.fhir.inbound import FhirError
-from app.ingestion.fhir.inbound import identifiers as identifiers_of
+from app.ingestion.fhir.reading import FhirError
+from app.ingestion.fhir.reading import identifiers as identifiers_of
 from app.ingestion.identifiers import Identifier, Owner, ResourceType
 from app.ingestion.mappers import PatientKey, canonical_json
 from app.models import FollowUpEvent

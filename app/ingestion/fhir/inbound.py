@@ -6,41 +6,18 @@ so they get the same validation, idempotency and out-of-order handling.
 """
 
 import hashlib
-import re
-import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
-from urllib.parse import unquote
+from typing import Any
 
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.procedure import Procedure
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from app.common.nul import MESSAGE as NUL_MESSAGE
-from app.common.nul import depth, nul_path
-from app.common.schemas import in_utc
-from app.errors import DomainError, FieldIssue
-from app.ingestion.fhir.codes import (
-    CPT,
-    OBSERVATION_CODES,
-    PROCEDURE_CPT,
-    SNOMED,
-    UCUM,
-    URI_SYSTEM,
-    VERTEBRA_BY_SNOMED,
-)
-from app.ingestion.identifiers import MAX_IDENTIFIERS, kept
-from app.ingestion.mappers import (
-    PATIENT_SYSTEM,
-    PROCEDURE_SYSTEM,
-    Incoming,
-    PatientKey,
-    ProcedureKey,
-)
-from app.ingestion.schemas import (
+from app.clinical.enums import PainScale, PainSite, ProcedureKind
+from app.clinical.levels import LEVEL_POSITION, VARIANT_LEVELS, normalise_level
+from app.ingestion.data import (
     DeathData,
     FunctionData,
     PainData,
@@ -48,212 +25,54 @@ from app.ingestion.schemas import (
     PerformanceData,
     ProcedureData,
 )
-from app.models.enums import PainScale, PainSite, ProcedureKind
-from app.procedures.levels import LEVEL_POSITION, VARIANT_LEVELS, normalise_level
+from app.ingestion.fhir.codes import (
+    CPT,
+    OBSERVATION_CODES,
+    PROCEDURE_CPT,
+    SNOMED,
+    UCUM,
+    VERTEBRA_BY_SNOMED,
+)
+from app.ingestion.fhir.reading import (
+    FhirError,
+    References,
+    aware,
+    check_key_fits,
+    data_model,
+    identifiers,
+    note_text,
+    patient_key,
+    patient_reference,
+    procedure_key,
+    procedure_reference,
+    senders_identifiers,
+)
+from app.ingestion.mappers import (
+    Incoming,
+    ProcedureKey,
+)
 
-M = TypeVar("M", bound=BaseModel)
-MODELS: dict[str, type[BaseModel]] = {
-    "Observation": Observation,
-    "Procedure": Procedure,
-    "Patient": Patient,
-}
 EVENT_TYPE = {
     "pain": "pain.scored",
     "performance": "performance.scored",
     "function": "function.scored",
 }
-_CONDITION = re.compile(r"identifier=(?P<system>[^|&]*)\|(?P<value>[^&]+)")
-_LOCAL_ID = re.compile(r"^(?:.*/)?(?P<type>Patient|Procedure)/(?P<id>[0-9a-fA-F-]{36})$")
-
-
-class FhirError(DomainError):
-    """A resource the door cannot take; `errors` carry FHIRPath expressions."""
-
-    def __init__(self, status: int, code: str, detail: str, expression: str) -> None:
-        super().__init__(detail, code, status, (FieldIssue(expression, detail),))
-
-
-@dataclass
-class References:
-    """What the entries of one Bundle call each other (fullUrl -> key)."""
-
-    patients: dict[str, PatientKey] = field(default_factory=dict)
-    procedures: dict[str, ProcedureKey] = field(default_factory=dict)
-
-
-def parse_condition(value: str | None, where: str) -> tuple[str, str] | None:
-    """If-None-Exist: only `identifier=system|value` is supported."""
-    if value is None:
-        return None
-    text = value.strip().split("?", 1)[-1]
-    match = _CONDITION.fullmatch(text)
-    if match is None or not match["system"]:
-        raise FhirError(
-            400, "not-supported",
-            "If-None-Exist supports one criterion, identifier=system|value.", where,
-        )  # fmt: skip
-    return unquote(match["system"]), unquote(match["value"])
-
-
-MAX_DEPTH = 64  # FHIR resources nest a dozen levels; fhir.resources recurses per level
-
-
-def screen(body: Mapping[str, Any], where: str) -> None:
-    """A body nested deeper than MAX_DEPTH (its validation would exhaust Python's stack), or
-    holding U+0000 anywhere (the database cannot store it): refused, located."""
-    if depth(body) > MAX_DEPTH:
-        raise FhirError(
-            422, "too-costly", f"The {where} nests more than {MAX_DEPTH} levels deep.", where
-        )
-    path = nul_path(body)
-    if path is not None:
-        location = where + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
-        raise FhirError(422, "invalid", f"Text {NUL_MESSAGE}.", location)
-
-
-def validate(resource: Mapping[str, Any], where: str) -> BaseModel:
-    """The resource checked against the FHIR R4 (R4B) model of its type."""
-    kind = resource.get("resourceType")
-    model = MODELS.get(str(kind))
-    if model is None:
-        raise FhirError(
-            422, "not-supported",
-            f"resourceType {kind!r} is not accepted here; send Patient, Procedure or "
-            "Observation.", f"{where}.resourceType",
-        )  # fmt: skip
-    try:
-        return model.model_validate(dict(resource))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        path = ".".join(str(p) for p in first.get("loc", ()) if p != "__root__")
-        raise FhirError(
-            422, "invalid", f"Invalid {kind}: {first.get('msg', 'invalid')}",
-            f"{where}.{path}" if path else where,
-        ) from None  # fmt: skip
-
-
-def identifiers(resource: BaseModel) -> list[tuple[str, str]]:
-    """The resource's identifiers that name something (system and value), each once."""
-    found: dict[tuple[str, str], None] = {}
-    for ident in getattr(resource, "identifier", None) or []:
-        if ident.system and ident.value:
-            found[(str(ident.system), str(ident.value))] = None
-    return list(found)
-
-
-def _senders_identifiers(resource: BaseModel, where: str) -> tuple[tuple[str, str], ...]:
-    """The identifiers the registry keeps with the record (checked: size, count)."""
-    found = identifiers(resource)
-    if len(found) > MAX_IDENTIFIERS:
-        raise FhirError(
-            422, "too-costly", f"At most {MAX_IDENTIFIERS} identifiers.", f"{where}.identifier"
-        )
-    for i, ident in enumerate(found):
-        _key_fits(ident, f"{where}.identifier[{i}]")
-    return kept(found)
-
-
-def patient_key(resource: Patient, full_url: str | None, where: str) -> PatientKey:
-    ids = identifiers(resource)
-    if ids:
-        return ids[0]
-    if full_url:
-        return (URI_SYSTEM, full_url)
-    raise FhirError(
-        422, "required", "The registry keys patients by identifier: give one (system and value).",
-        f"{where}.identifier",
-    )  # fmt: skip
-
-
-def procedure_key(resource: Procedure, full_url: str | None) -> ProcedureKey:
-    ids = identifiers(resource)
-    if ids:
-        return ids[0]
-    return (URI_SYSTEM, full_url or f"urn:uuid:{uuid.uuid4()}")
-
-
-def references(entries: Sequence[tuple[str | None, BaseModel]], where: str) -> References:
-    refs = References()
-    for i, (full_url, resource) in enumerate(entries):
-        if not full_url:
-            continue
-        if isinstance(resource, Patient):
-            refs.patients[full_url] = patient_key(resource, full_url, f"{where}[{i}].resource")
-        elif isinstance(resource, Procedure):
-            refs.procedures[full_url] = procedure_key(resource, full_url)
-    return refs
-
-
-def _reference_to_patient(ref: Any, refs: References, where: str) -> PatientKey:
-    if ref is None:
-        raise FhirError(422, "required", "The subject (the patient) is required.", where)
-    if ref.identifier is not None and ref.identifier.system and ref.identifier.value:
-        return (str(ref.identifier.system), str(ref.identifier.value))
-    reference = str(ref.reference or "")
-    if reference in refs.patients:
-        return refs.patients[reference]
-    local = _LOCAL_ID.match(reference)
-    if local and local["type"] == "Patient":
-        return (PATIENT_SYSTEM, local["id"].lower())
-    raise FhirError(
-        422, "invalid", "The subject must be a Patient by identifier, by id (Patient/<id>) or "
-        "an entry of this Bundle.", where,
-    )  # fmt: skip
-
-
-def _reference_to_procedure(ref: Any, refs: References, where: str) -> ProcedureKey:
-    if ref.identifier is not None and ref.identifier.system and ref.identifier.value:
-        return (str(ref.identifier.system), str(ref.identifier.value))
-    reference = str(ref.reference or "")
-    if reference in refs.procedures:
-        return refs.procedures[reference]
-    local = _LOCAL_ID.match(reference)
-    if local and local["type"] == "Procedure":
-        return (PROCEDURE_SYSTEM, local["id"].lower())
-    raise FhirError(
-        422, "invalid", "partOf must be a Procedure by identifier, by id (Procedure/<id>) or an "
-        "entry of this Bundle.", where,
-    )  # fmt: skip
-
-
-def _aware(value: Any, where: str) -> datetime:
-    if isinstance(value, datetime) and value.tzinfo is not None:
-        try:
-            return in_utc(value)
-        except ValueError as exc:
-            raise FhirError(422, "invalid", f"The dateTime {exc}.", where) from None
-    raise FhirError(422, "invalid", "A dateTime with a time and a time zone is required.", where)
-
-
-def _text(notes: Any) -> str | None:
-    texts = [str(n.text) for n in notes or [] if getattr(n, "text", None)]
-    return "\n".join(texts)[:4000] if texts else None
-
-
-def _data(model: type[M], values: dict[str, Any], where: str) -> M:
-    try:
-        return model.model_validate(values)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise FhirError(422, "invalid", str(first.get("msg", "invalid")), where) from None
-
-
-def _key_fits(key: tuple[str, str], where: str) -> None:
-    if len(key[0]) > 120 or len(key[1]) > 200:
-        raise FhirError(
-            422, "too-long", "Identifier system (120) or value (200) is too long.", where
-        )
 
 
 # --- resources -> events ---------------------------------------------------------------------
 @dataclass
-class Envelope:
+class FhirEnvelope:
+    """What the door knows of a request besides the resource: its source, its event id and
+    its payload."""
+
     source: str
     event_id: str
     payload: dict[str, Any]
 
 
-def observation(obs: Observation, env: Envelope, refs: References, where: str) -> list[Incoming]:
+def observation(
+    obs: Observation, env: FhirEnvelope, refs: References, where: str
+) -> list[Incoming]:
     if obs.status not in ("final", "amended", "corrected"):
         raise FhirError(
             422, "not-supported", "Only final (or amended, corrected) observations are recorded.",
@@ -282,14 +101,12 @@ def observation(obs: Observation, env: Envelope, refs: References, where: str) -
             422, "required", "A value (valueQuantity or valueInteger) is required.",
             f"{where}.value[x]",
         )  # fmt: skip
-    occurred = _aware(obs.effectiveDateTime, f"{where}.effectiveDateTime")
-    patient = _reference_to_patient(obs.subject, refs, f"{where}.subject")
-    part_of = (
-        _reference_to_procedure(obs.partOf[0], refs, f"{where}.partOf[0]") if obs.partOf else None
-    )
+    occurred = aware(obs.effectiveDateTime, f"{where}.effectiveDateTime")
+    patient = patient_reference(obs.subject, refs, f"{where}.subject")
+    part_of = procedure_reference(obs.partOf[0], refs, f"{where}.partOf[0]") if obs.partOf else None
     if part_of:
-        _key_fits(part_of, f"{where}.partOf[0]")
-    note = _text(obs.note)
+        check_key_fits(part_of, f"{where}.partOf[0]")
+    note = note_text(obs.note)
     data: BaseModel
     if kind == "pain":
         if scale is None:  # 38208-5 "Pain severity - Reported": the unit says which scale
@@ -304,20 +121,20 @@ def observation(obs: Observation, env: Envelope, refs: References, where: str) -
                 )  # fmt: skip
             site = PainSite(text)
         values: dict[str, Any] = {"scale": scale, "value": value, "site": site, "note": note}
-        data = _data(PainData, _with_ref(values, part_of), f"{where}.value[x]")
+        data = data_model(PainData, _with_ref(values, part_of), f"{where}.value[x]")
     elif kind == "performance":
         values = {"scale": scale, "value": value, "note": note}
         if not value.is_integer():
             raise FhirError(422, "invalid", "The score is a whole number.", f"{where}.value[x]")
         values["value"] = int(value)
-        data = _data(PerformanceData, _with_ref(values, part_of), f"{where}.value[x]")
+        data = data_model(PerformanceData, _with_ref(values, part_of), f"{where}.value[x]")
     else:
         values = {"scale": "odi", "value": value, "note": note}
-        data = _data(FunctionData, _with_ref(values, part_of), f"{where}.value[x]")
+        data = data_model(FunctionData, _with_ref(values, part_of), f"{where}.value[x]")
     return [
         Incoming(
             env.source, env.event_id, EVENT_TYPE[kind], occurred, patient, data, env.payload,
-            part_of, _senders_identifiers(obs, where),
+            part_of, senders_identifiers(obs, where),
         )
     ]  # fmt: skip
 
@@ -327,7 +144,7 @@ def _with_ref(values: dict[str, Any], key: ProcedureKey | None) -> dict[str, Any
 
 
 def procedure(
-    proc: Procedure, env: Envelope, refs: References, full_url: str | None, where: str
+    proc: Procedure, env: FhirEnvelope, refs: References, full_url: str | None, where: str
 ) -> list[Incoming]:
     if proc.status != "completed":
         raise FhirError(
@@ -337,21 +154,21 @@ def procedure(
     performed = proc.performedDateTime
     if performed is None and proc.performedPeriod is not None:
         performed = proc.performedPeriod.start
-    occurred = _aware(performed, f"{where}.performedDateTime")
-    patient = _reference_to_patient(proc.subject, refs, f"{where}.subject")
+    occurred = aware(performed, f"{where}.performedDateTime")
+    patient = patient_reference(proc.subject, refs, f"{where}.subject")
     levels = [_level(site, f"{where}.bodySite[{i}]") for i, site in enumerate(proc.bodySite or [])]
     key = procedure_key(proc, full_url)
-    _key_fits(key, f"{where}.identifier")
+    check_key_fits(key, f"{where}.identifier")
     values = {
         "procedure_ref": key[1],
         "kind": kind,
         "levels": [{"level": lv, "is_variant": lv in VARIANT_LEVELS} for lv in levels],
-        "notes": _text(proc.note),
+        "notes": note_text(proc.note),
     }
-    data = _data(ProcedureData, values, f"{where}.bodySite")
+    data = data_model(ProcedureData, values, f"{where}.bodySite")
     return [
         Incoming(env.source, env.event_id, "procedure.performed", occurred, patient, data,
-                 env.payload, key, _senders_identifiers(proc, where))
+                 env.payload, key, senders_identifiers(proc, where))
     ]  # fmt: skip
 
 
@@ -400,10 +217,10 @@ def _level(site: Any, where: str) -> str:
     return name
 
 
-def patient(pat: Patient, env: Envelope, full_url: str | None, where: str) -> list[Incoming]:
+def patient(pat: Patient, env: FhirEnvelope, full_url: str | None, where: str) -> list[Incoming]:
     key = patient_key(pat, full_url, where)
     for i, ident in enumerate(identifiers(pat)):
-        _key_fits(ident, f"{where}.identifier[{i}]")
+        check_key_fits(ident, f"{where}.identifier[{i}]")
     values: dict[str, Any] = {
         "identifiers": [{"system": s, "value": v} for s, v in identifiers(pat)[1:]],
     }
@@ -411,7 +228,7 @@ def patient(pat: Patient, env: Envelope, full_url: str | None, where: str) -> li
         values["birth_date"] = pat.birthDate
     if pat.gender is not None:
         values["sex"] = pat.gender
-    data = _data(PatientData, values, f"{where}.birthDate")
+    data = data_model(PatientData, values, f"{where}.birthDate")
     registered_at = datetime.now(UTC)
     events = [
         Incoming(env.source, env.event_id, "patient.registered", registered_at, key, data,
@@ -427,7 +244,7 @@ def patient(pat: Patient, env: Envelope, full_url: str | None, where: str) -> li
         when = (
             datetime(died.year, died.month, died.day, tzinfo=UTC)
             if not isinstance(died, datetime)
-            else _aware(died, f"{where}.deceasedDateTime")
+            else aware(died, f"{where}.deceasedDateTime")
         )
         events.append(
             Incoming(env.source, _derived(env.event_id, "deceased"), "patient.deceased", when, key,
@@ -442,7 +259,7 @@ def _derived(event_id: str, suffix: str) -> str:
 
 
 def to_events(
-    resource: BaseModel, env: Envelope, refs: References, full_url: str | None, where: str
+    resource: BaseModel, env: FhirEnvelope, refs: References, full_url: str | None, where: str
 ) -> list[Incoming]:
     if isinstance(resource, Observation):
         return observation(resource, env, refs, where)

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from app.auth.visibility import identifiers_visible
+from app.clinical.levels import SNOMED_VERTEBRA
 from app.errors import NotFound
 from app.ingestion import identifiers
 from app.ingestion.fhir.codes import (
@@ -34,7 +35,6 @@ from app.ingestion.fhir.codes import (
 )
 from app.ingestion.mappers import PATIENT_SYSTEM, PROCEDURE_SYSTEM
 from app.models import FollowUpEvent, Patient, Procedure
-from app.procedures.levels import SNOMED_VERTEBRA
 
 OBSERVED_KINDS = ("pain", "performance", "function")
 

@@ -6,10 +6,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Header
 from fastapi.responses import JSONResponse
 
-from app.auth.dependencies import require
-from app.auth.scopes import CASES_READ, EVENTS_WRITE
 from app.db import SessionDep
 from app.errors import register_error_renderer
+from app.http.guards import CasesRead, EventsWrite
 from app.ingestion.fhir import outbound, service
 from app.ingestion.fhir.outcome import FHIR_JSON, render_error
 from app.ingestion.router import REPLAYED_HEADER, json_body_only
@@ -23,8 +22,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 _RESOURCE: dict[str, Any] = {"content": {FHIR_JSON: {}}}
 
-write = APIRouter(prefix=PREFIX, tags=["fhir"], dependencies=[require(EVENTS_WRITE)])
-read = APIRouter(prefix=PREFIX, tags=["fhir"], dependencies=[require(CASES_READ)])
+# each route declares its scope in its signature: EventsWrite or CasesRead
+write = APIRouter(prefix=PREFIX, tags=["fhir"])
+read = APIRouter(prefix=PREFIX, tags=["fhir"])
 _MRN = {"system": "urn:example:bcch:mrn", "value": "MRN-0042"}
 PATIENT_EXAMPLE: dict[str, Any] = {
     "resourceType": "Patient",
@@ -110,7 +110,9 @@ def _fhir(
     response_class=JSONResponse,
     responses={200: _RESOURCE, **ERRORS},
 )
-async def post_bundle(body: BundleBody, session: SessionDep) -> JSONResponse:
+async def post_bundle(
+    principal: EventsWrite, body: BundleBody, session: SessionDep
+) -> JSONResponse:
     return _fhir(await service.bundle(session, body))
 
 
@@ -141,7 +143,10 @@ _CREATED: dict[int | str, dict[str, Any]] = {
     responses={**_CREATED, **ERRORS},
 )
 async def post_observation(
-    body: ObservationBody, session: SessionDep, if_none_exist: IfNoneExist = None
+    principal: EventsWrite,
+    body: ObservationBody,
+    session: SessionDep,
+    if_none_exist: IfNoneExist = None,
 ) -> JSONResponse:
     return await _create("Observation", body, session, if_none_exist)
 
@@ -155,7 +160,10 @@ async def post_observation(
     responses={**_CREATED, **ERRORS},
 )
 async def post_procedure(
-    body: ProcedureBody, session: SessionDep, if_none_exist: IfNoneExist = None
+    principal: EventsWrite,
+    body: ProcedureBody,
+    session: SessionDep,
+    if_none_exist: IfNoneExist = None,
 ) -> JSONResponse:
     return await _create("Procedure", body, session, if_none_exist)
 
@@ -169,7 +177,10 @@ async def post_procedure(
     responses={**_CREATED, **ERRORS},
 )
 async def post_patient(
-    body: PatientBody, session: SessionDep, if_none_exist: IfNoneExist = None
+    principal: EventsWrite,
+    body: PatientBody,
+    session: SessionDep,
+    if_none_exist: IfNoneExist = None,
 ) -> JSONResponse:
     return await _create("Patient", body, session, if_none_exist)
 
@@ -180,7 +191,9 @@ async def post_patient(
     response_class=JSONResponse,
     responses={200: _RESOURCE, **ERRORS},
 )
-async def everything(patient_id: uuid.UUID, session: SessionDep) -> JSONResponse:
+async def everything(
+    principal: CasesRead, patient_id: uuid.UUID, session: SessionDep
+) -> JSONResponse:
     return _fhir(await outbound.everything(session, patient_id))
 
 
@@ -191,6 +204,7 @@ async def everything(patient_id: uuid.UUID, session: SessionDep) -> JSONResponse
     responses={200: _RESOURCE, **ERRORS},
 )
 async def read_resource(
+    principal: CasesRead,
     resource_type: Literal["Patient", "Procedure", "Observation"],
     record_id: uuid.UUID,
     session: SessionDep,

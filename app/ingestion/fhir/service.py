@@ -17,9 +17,10 @@ from app.errors import DomainError, FieldIssue
 from app.ingestion import identifiers
 from app.ingestion import service as pipeline
 from app.ingestion.context import Context
-from app.ingestion.fhir import identity, inbound, outbound
-from app.ingestion.fhir.inbound import Envelope, FhirError, References
+from app.ingestion.fhir import identity, inbound, outbound, reading
+from app.ingestion.fhir.inbound import FhirEnvelope
 from app.ingestion.fhir.outcome import fhir_path, outcome_of
+from app.ingestion.fhir.reading import FhirError, References
 from app.ingestion.mappers import Incoming
 from app.ingestion.schemas import EventResult
 from app.models import FollowUpEvent, Procedure
@@ -116,7 +117,7 @@ async def _prepare(
     if found is not None:
         return Prepared(Answer(200, resource_type, found))
     event_id = identity.event_id(resource_type, condition, resource, payload)
-    env = Envelope(get_settings().fhir_source, event_id, payload)
+    env = FhirEnvelope(get_settings().fhir_source, event_id, payload)
     events = inbound.to_events(resource, env, refs, full_url, where)
     subject = events[0].patient
     if condition is None:
@@ -133,9 +134,9 @@ async def create(
     """POST /fhir/r4/{type}; raises DomainError (FHIR terms) when refused."""
     if body.get("resourceType") != resource_type:
         raise FhirError(400, "invalid", f"The body must be a {resource_type}.", resource_type)
-    inbound.screen(body, resource_type)
-    resource = inbound.validate(body, resource_type)
-    condition = inbound.parse_condition(if_none_exist, "If-None-Exist")
+    reading.screen(body, resource_type)
+    resource = reading.validate(body, resource_type)
+    condition = reading.parse_condition(if_none_exist, "If-None-Exist")
     prepared = await _prepare(
         Context(session),
         resource_type,
@@ -157,92 +158,19 @@ async def create(
 
 async def bundle(session: AsyncSession, body: dict[str, Any]) -> dict[str, Any]:
     """POST /fhir/r4 (Bundle): batch (each entry on its own) or transaction (all or nothing)."""
-    if body.get("resourceType") != "Bundle":
-        raise FhirError(400, "invalid", "The body must be a Bundle.", "Bundle")
-    inbound.screen(body, "Bundle")
-    try:
-        parsed = Bundle.model_validate(body)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        path = ".".join(str(p) for p in first.get("loc", ()))
-        raise FhirError(
-            422, "invalid", f"Invalid Bundle: {first.get('msg')}", f"Bundle.{path}"
-        ) from None
-    if parsed.type not in ("batch", "transaction"):
-        raise FhirError(
-            422, "not-supported", "Send a Bundle of type batch or transaction.", "Bundle.type"
-        )
+    parsed = _parse_bundle(body)
     transaction = parsed.type == "transaction"
     entries = parsed.entry or []
-    resources: list[tuple[str | None, BaseModel]] = [
-        (str(e.fullUrl) if e.fullUrl else None, e.resource)
-        for e in entries
-        if e.resource is not None
-    ]
-    refs = inbound.references(resources, "Bundle.entry")
-    ctx = Context(session)
-    answers: dict[int, Answer] = {}
-    prepared: dict[int, Prepared] = {}
-    items: list[Incoming | DomainError] = []
-    owner: list[int] = []  # entry index of each item
-    for i, entry in enumerate(entries):
-        where = f"Bundle.entry[{i}].resource"
-        resource = entry.resource
-        resource_type = resource.get_resource_type() if resource is not None else "?"
-        try:
-            if resource is None or entry.request is None:
-                raise FhirError(
-                    422,
-                    "required",
-                    "Each entry needs a resource and a request.",
-                    f"Bundle.entry[{i}]",
-                )
-            if (
-                entry.request.method != "POST"
-                or str(entry.request.url).split("?")[0] != resource_type
-            ):
-                raise FhirError(
-                    422,
-                    "not-supported",
-                    f"Only POST {resource_type} (create) is supported.",
-                    f"Bundle.entry[{i}].request",
-                )
-            if resource_type not in RESOURCE_TYPES:
-                raise FhirError(
-                    422,
-                    "not-supported",
-                    f"{resource_type} is not accepted; send Patient, Procedure or Observation.",
-                    where,
-                )
-            condition = inbound.parse_condition(
-                entry.request.ifNoneExist, f"Bundle.entry[{i}].request.ifNoneExist"
-            )
-            payload = resource.model_dump(mode="json", by_alias=True, exclude_none=True)
-            full_url = str(entry.fullUrl) if entry.fullUrl else None
-            prepared[i] = await _prepare(
-                ctx, resource_type, resource, payload, condition, refs, full_url, where
-            )
-            if (answer := prepared[i].answer) is not None:
-                answers[i] = answer
-                continue
-            for ev in prepared[i].events:
-                items.append(ev)
-                owner.append(i)
-        except DomainError as exc:
-            err = _in_fhir_terms(exc, resource_type, where)
-            answers[i] = Answer(
-                err.status,
-                resource_type,
-                outcome=outcome_of(err.status, err.code, err.detail, err.errors),
-            )
-    results = await pipeline.process(session, items, isolate=True) if items else []
+    batch = await _prepare_entries(Context(session), entries)
+    results = await pipeline.process(session, batch.items, isolate=True) if batch.items else []
+    answers = batch.answers
     per_entry: dict[int, list[EventResult]] = {}
-    for index, result in zip(owner, results, strict=True):
+    for index, result in zip(batch.owner, results, strict=True):
         per_entry.setdefault(index, []).append(result)
     for i, entry_results in per_entry.items():
         resource = entries[i].resource
         assert resource is not None
-        answers[i] = prepared[i].answered(
+        answers[i] = batch.prepared[i].answered(
             _answer(resource.get_resource_type(), entry_results, f"Bundle.entry[{i}].resource")
         )
     failed = [a for i, a in sorted(answers.items()) if a.status >= 400]
@@ -259,6 +187,97 @@ async def bundle(session: AsyncSession, body: dict[str, Any]) -> dict[str, Any]:
         "type": "transaction-response" if transaction else "batch-response",
         "entry": [_response_entry(answers[i]) for i in range(len(entries))],
     }
+
+
+def _parse_bundle(body: dict[str, Any]) -> Bundle:
+    """The body as a batch or transaction Bundle, or the error saying why it is not one."""
+    if body.get("resourceType") != "Bundle":
+        raise FhirError(400, "invalid", "The body must be a Bundle.", "Bundle")
+    reading.screen(body, "Bundle")
+    try:
+        parsed = Bundle.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        path = ".".join(str(p) for p in first.get("loc", ()))
+        raise FhirError(
+            422, "invalid", f"Invalid Bundle: {first.get('msg')}", f"Bundle.{path}"
+        ) from None
+    if parsed.type not in ("batch", "transaction"):
+        raise FhirError(
+            422, "not-supported", "Send a Bundle of type batch or transaction.", "Bundle.type"
+        )
+    return parsed
+
+
+@dataclass
+class _PreparedEntries:
+    """The entries answered already (an error, a match), the prepared ones, and the events
+    to process with the entry each comes from."""
+
+    answers: dict[int, Answer] = field(default_factory=dict)
+    prepared: dict[int, Prepared] = field(default_factory=dict)
+    items: list[Incoming | DomainError] = field(default_factory=list)
+    owner: list[int] = field(default_factory=list)  # entry index of each item
+
+
+async def _prepare_entries(ctx: Context, entries: list[Any]) -> _PreparedEntries:
+    resources: list[tuple[str | None, BaseModel]] = [
+        (str(e.fullUrl) if e.fullUrl else None, e.resource)
+        for e in entries
+        if e.resource is not None
+    ]
+    refs = reading.references(resources, "Bundle.entry")
+    out = _PreparedEntries()
+    for i, entry in enumerate(entries):
+        where = f"Bundle.entry[{i}].resource"
+        resource = entry.resource
+        resource_type = resource.get_resource_type() if resource is not None else "?"
+        try:
+            _check_entry(entry, i, resource_type, where)
+            condition = reading.parse_condition(
+                entry.request.ifNoneExist, f"Bundle.entry[{i}].request.ifNoneExist"
+            )
+            payload = resource.model_dump(mode="json", by_alias=True, exclude_none=True)
+            full_url = str(entry.fullUrl) if entry.fullUrl else None
+            out.prepared[i] = await _prepare(
+                ctx, resource_type, resource, payload, condition, refs, full_url, where
+            )
+            if (answer := out.prepared[i].answer) is not None:
+                out.answers[i] = answer
+                continue
+            for ev in out.prepared[i].events:
+                out.items.append(ev)
+                out.owner.append(i)
+        except DomainError as exc:
+            err = _in_fhir_terms(exc, resource_type, where)
+            out.answers[i] = Answer(
+                err.status,
+                resource_type,
+                outcome=outcome_of(err.status, err.code, err.detail, err.errors),
+            )
+    return out
+
+
+def _check_entry(entry: Any, i: int, resource_type: str, where: str) -> None:
+    """An entry the door takes: a resource it accepts, created by POST to its type."""
+    if entry.resource is None or entry.request is None:
+        raise FhirError(
+            422, "required", "Each entry needs a resource and a request.", f"Bundle.entry[{i}]"
+        )
+    if entry.request.method != "POST" or str(entry.request.url).split("?")[0] != resource_type:
+        raise FhirError(
+            422,
+            "not-supported",
+            f"Only POST {resource_type} (create) is supported.",
+            f"Bundle.entry[{i}].request",
+        )
+    if resource_type not in RESOURCE_TYPES:
+        raise FhirError(
+            422,
+            "not-supported",
+            f"{resource_type} is not accepted; send Patient, Procedure or Observation.",
+            where,
+        )
 
 
 def _response_entry(answer: Answer) -> dict[str, Any]:

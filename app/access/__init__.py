@@ -1,0 +1,1 @@
+"""The access area: API keys and the audit trail, for administrators (tag `access`)."""

@@ -1,0 +1,1 @@
+"""DOMAIN.md as code: vocabularies, levels, the definitions, the pure rules, their SQL."""

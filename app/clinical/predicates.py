@@ -1,0 +1,73 @@
+"""The clinical definitions as SQLAlchemy Core expressions, over whatever columns a statement
+has: the statistics use them as they are, the sweep renders them into its raw SQL
+(`Dialect.render`). Each mirrors a pure function, and the tests hold each to it on both
+databases.
+"""
+
+from typing import Any
+
+from sqlalchemy import Double, and_, case, func, literal, or_
+from sqlalchemy.sql.elements import ColumnElement
+
+from app.clinical.definitions import EPSILON, Definitions
+from app.clinical.dialect import Dialect
+from app.clinical.enums import AUGMENTATION_KINDS, FollowUpKind, PainSite
+from app.clinical.levels import REGIONS
+
+AUGMENTATION = sorted(kind.value for kind in AUGMENTATION_KINDS)
+
+
+def episode_key(series_id: Any, procedure_id: Any) -> ColumnElement[Any]:
+    """ProcedureFact.episode_key: its series, or itself."""
+    return func.coalesce(series_id, procedure_id)
+
+
+def is_augmentation(kind: Any) -> ColumnElement[bool]:
+    """Episode.is_augmentation: vertebroplasty or kyphoplasty."""
+    return kind.in_(AUGMENTATION)  # type: ignore[no-any-return]
+
+
+def is_back_pain(site: Any) -> ColumnElement[bool]:
+    """pain.is_back_pain: back pain, or no site recorded."""
+    return func.coalesce(site, PainSite.back.value) == PainSite.back.value
+
+
+def back_pain_score(kind: Any, site: Any, score: Any) -> ColumnElement[bool]:
+    """A follow-up event the rules read as a back-pain score (pain.back_pain)."""
+    return and_(kind == FollowUpKind.pain.value, is_back_pain(site), score.is_not(None))
+
+
+def improved(base: Any, score: Any, defs: Definitions) -> ColumnElement[bool]:
+    """pain.is_improved, operation for operation (double precision, the same EPSILON):
+    B - s >= points - eps, or B > 0 and B - s >= fraction * B - eps."""
+    return or_(
+        base - score >= literal(defs.improvement_points - EPSILON, Double),
+        reduced(base, score, defs.improvement_fraction),
+    )
+
+
+def reduced(base: Any, score: Any, fraction: float) -> ColumnElement[bool]:
+    """pain.is_reduced: B > 0 and B - s >= fraction * B - eps."""
+    return and_(base > 0, base - score >= literal(fraction, Double) * base - EPSILON)
+
+
+def worsened(
+    d: Dialect, score: Any, lowest: Any, base: Any, defs: Definitions
+) -> ColumnElement[bool]:
+    """pain.is_worsened: round(s - lowest, 6) >= worsening points, or s >= B."""
+    return or_(d.round6(score - lowest) >= defs.worsening_points, score >= base)
+
+
+def ends_episode(
+    later_key: Any, later_at: Any, key: Any, t0: Any, shares_level: ColumnElement[bool]
+) -> ColumnElement[bool]:
+    """episodes.ends: a procedure after the episode's t0, of another episode, that treats one
+    of its levels (`shares_level`: the statement's test of that, a join or an IN)."""
+    return and_(later_at > t0, later_key != key, shares_level)
+
+
+def region_of_level(level: Any) -> ColumnElement[str]:
+    """levels.region_of, from the same table (by the first letter of the level's name)."""
+    first = func.substr(level, 1, 1)
+    *named, (_last_prefix, last, _count) = REGIONS
+    return case(*((first == prefix, region.value) for prefix, region, _ in named), else_=last.value)
