@@ -33,6 +33,9 @@ from app.db import get_engine, get_sessionmaker, is_sqlite  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.models import Base  # noqa: E402
 
+# the migration tests' scratch database (`scratch_url`)
+pytest_plugins = ("tests.migration_db",)
+
 
 @pytest.fixture(scope="session", autouse=True)
 def database() -> Iterator[str]:

@@ -2,9 +2,7 @@
 the statistics publish) and takes the free text out of the outcome summary, both ways, keeping
 the patients and the triggers that keep the summary current."""
 
-import asyncio
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,31 +10,10 @@ import sqlalchemy as sa
 from alembic import command
 
 from app.cli import alembic_config
-from app.db import build_engine
-from tests.databases import create_database, drop_database, new_database_url
+from tests.migration_db import run_sync
 
 PATIENT = uuid.uuid4()
 FREE_TEXT = "LCH, Jane Roe (MRN 4471)"
-
-
-@pytest.fixture
-def scratch_url() -> Iterator[str]:
-    url = new_database_url("vertebro_migrations")
-    asyncio.run(create_database(url))
-    yield url
-    asyncio.run(drop_database(url))
-
-
-def _run(url: str, fn: Any) -> Any:
-    async def go() -> Any:
-        engine = build_engine(url)
-        try:
-            async with engine.begin() as conn:
-                return await conn.run_sync(fn)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(go())
 
 
 def _add_patient(conn: sa.Connection) -> None:
@@ -50,7 +27,7 @@ def _add_patient(conn: sa.Connection) -> None:
 
 
 def _scalar(url: str, sql: str) -> Any:
-    return _run(url, lambda c: c.scalar(sa.text(sql)))
+    return run_sync(url, lambda c: c.scalar(sa.text(sql)))
 
 
 def _columns(conn: sa.Connection, table: str) -> list[str]:
@@ -82,27 +59,27 @@ def _set_group(value: str) -> Any:
 def test_upgrade_and_downgrade_keep_patients_and_triggers(scratch_url: str) -> None:
     config = alembic_config(scratch_url)
     command.upgrade(config, "0011")
-    _run(scratch_url, _add_patient)
+    run_sync(scratch_url, _add_patient)
     command.upgrade(config, "0012")
 
-    assert "histology_group" in _run(scratch_url, lambda c: _columns(c, "patients"))
+    assert "histology_group" in run_sync(scratch_url, lambda c: _columns(c, "patients"))
     assert _scalar(scratch_url, "SELECT histology_group FROM patients") is None
-    summary = _run(scratch_url, lambda c: _columns(c, "outcome_episodes"))
+    summary = run_sync(scratch_url, lambda c: _columns(c, "outcome_episodes"))
     assert "histology_group" in summary
     assert "histology" not in summary and "histology_key" not in summary
     assert summary.index("histology_group") < summary.index("pain_base")  # read early
-    assert "ix_outcome_episodes_histology_group_first_us" in _run(scratch_url, _indexes)
+    assert "ix_outcome_episodes_histology_group_first_us" in run_sync(scratch_url, _indexes)
     assert _scalar(scratch_url, "SELECT count(*) FROM outcome_dirty") == 1  # recomputed
-    assert _run(scratch_url, _marks_after_an_update) == (1, FREE_TEXT)
-    assert _run(scratch_url, _set_group("IX")) == "IX"
+    assert run_sync(scratch_url, _marks_after_an_update) == (1, FREE_TEXT)
+    assert run_sync(scratch_url, _set_group("IX")) == "IX"
     for outside in ("LCH", "ix", ""):  # short enough for the column: the CHECK refuses
         with pytest.raises(sa.exc.IntegrityError):
-            _run(scratch_url, _set_group(outside))
+            run_sync(scratch_url, _set_group(outside))
 
     command.downgrade(config, "0011")
-    assert "histology_group" not in _run(scratch_url, lambda c: _columns(c, "patients"))
-    summary = _run(scratch_url, lambda c: _columns(c, "outcome_episodes"))
+    assert "histology_group" not in run_sync(scratch_url, lambda c: _columns(c, "patients"))
+    summary = run_sync(scratch_url, lambda c: _columns(c, "outcome_episodes"))
     assert "histology_key" in summary and "histology" in summary
-    assert "ix_outcome_episodes_histology_key_first_us" in _run(scratch_url, _indexes)
-    assert _run(scratch_url, _marks_after_an_update) == (1, FREE_TEXT)
+    assert "ix_outcome_episodes_histology_key_first_us" in run_sync(scratch_url, _indexes)
+    assert run_sync(scratch_url, _marks_after_an_update) == (1, FREE_TEXT)
     command.upgrade(config, "heads")

@@ -1,42 +1,18 @@
 """Revision 0011 gives the procedures and observations that the FHIR door accepted before it
 their senders' identifiers back, from the resources the event log kept as received."""
 
-import asyncio
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from alembic import command
 
 from app.cli import alembic_config
-from app.db import build_engine
 from app.models.base import JSONType, UTCDateTime
-from tests.databases import create_database, drop_database, new_database_url
+from tests.migration_db import run_sync
 
 AT = datetime(2019, 2, 12, 9, 30, tzinfo=UTC)
-
-
-@pytest.fixture
-def scratch_url() -> Iterator[str]:
-    url = new_database_url("vertebro_migrations")
-    asyncio.run(create_database(url))
-    yield url
-    asyncio.run(drop_database(url))
-
-
-def _run(url: str, fn: Any) -> Any:
-    async def go() -> Any:
-        engine = build_engine(url)
-        try:
-            async with engine.begin() as conn:
-                return await conn.run_sync(fn)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(go())
 
 
 PATIENT, PROCEDURE, SCORE, GONE = (uuid.uuid4() for _ in range(4))
@@ -184,9 +160,9 @@ def _identifiers(conn: sa.Connection) -> list[tuple[Any, ...]]:
 def test_identifiers_accepted_before_are_filled_in(scratch_url: str) -> None:
     config = alembic_config(scratch_url)
     command.upgrade(config, "0010")
-    _run(scratch_url, _rows_before)
+    run_sync(scratch_url, _rows_before)
     command.upgrade(config, "0011")
-    assert _run(scratch_url, _identifiers) == [
+    assert run_sync(scratch_url, _identifiers) == [
         ("Observation", "urn:x:obs", "O-1", 0, False, SCORE),
         ("Procedure", "urn:x:or", "R-1", 0, PROCEDURE, False),
         ("Procedure", "urn:x:s", "S-1", 1, PROCEDURE, False),

@@ -26,11 +26,14 @@ from sqlalchemy import (
     DateTime,
     Double,
     Integer,
+    Interval,
     Numeric,
+    String,
     cast,
     extract,
     func,
     literal,
+    literal_column,
 )
 from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.dialects.sqlite.base import SQLiteDialect
@@ -71,6 +74,13 @@ class Dialect:
         )
         return f"({compiled})"
 
+    def render_order(self, *clauses: Any) -> str:
+        """ORDER BY terms (Core, as `predicates.baseline_order` gives them) as SQL text."""
+        return ", ".join(
+            str(c.compile(dialect=self.compiler_dialect, compile_kwargs={"literal_binds": True}))
+            for c in clauses
+        )
+
     # --- numbers -----------------------------------------------------------------------------
     def round6(self, value: ColumnElement[Any]) -> ColumnElement[float]:
         """round(x, 6) as Python does it for the rules (PostgreSQL rounds numerics only)."""
@@ -83,6 +93,22 @@ class Dialect:
         return cast(value, Double) if self.postgres else value
 
     # --- instants and days -------------------------------------------------------------------
+    def plus_days(self, ts: Any, days: int) -> ColumnElement[Any]:
+        """A timestamp column plus whole days (elapsed time), as a timestamp of the same form
+        (SQLite: its exact stored text, so that text comparisons stay correct)."""
+        days = int(days)
+        if self.postgres:
+            return ts + func.make_interval(0, 0, 0, days, type_=Interval)  # type: ignore[no-any-return]
+        shifted = func.strftime("%Y-%m-%d %H:%M:%S", ts, f"{days:+d} days", type_=String)
+        return shifted.concat(func.substr(ts, 20))
+
+    @staticmethod
+    def us_plus_days(us: Any, days: Any) -> ColumnElement[int]:
+        """Epoch microseconds plus days (a number, or an integer column), in microseconds."""
+        if isinstance(days, int):
+            return us + literal(days * DAY_US, BigInteger)  # type: ignore[no-any-return]
+        return us + days * literal(DAY_US, BigInteger)  # type: ignore[no-any-return]
+
     def epoch_us(self, ts: Any) -> ColumnElement[int]:
         """A timestamp as integer microseconds since 1970-01-01 UTC."""
         if self.postgres:
@@ -141,10 +167,8 @@ class Dialect:
 
     # --- text fragments of the raw statements --------------------------------------------------
     def add_days(self, expr: str, days: int) -> str:
-        days = int(days)
-        if self.postgres:
-            return f"({expr} + make_interval(days => {days}))"
-        return f"(strftime('%Y-%m-%d %H:%M:%S', {expr}, '{days:+d} days') || substr({expr}, 20))"
+        """`plus_days` on a column of a raw statement."""
+        return self.render(self.plus_days(literal_column(expr, DateTime), days))
 
     def uuid7(self) -> str:
         """A new time-ordered UUIDv7 per row (millisecond timestamp, random rest)."""

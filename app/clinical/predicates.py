@@ -4,10 +4,11 @@ has: the statistics use them as they are, the sweep renders them into its raw SQ
 databases.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Double, and_, case, func, literal, or_
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 
 from app.clinical.definitions import EPSILON, Definitions
 from app.clinical.dialect import Dialect
@@ -15,6 +16,11 @@ from app.clinical.enums import AUGMENTATION_KINDS, FollowUpKind, PainSite
 from app.clinical.levels import REGIONS
 
 AUGMENTATION = sorted(kind.value for kind in AUGMENTATION_KINDS)
+
+# An instant plus a number of days, in the caller's form of instants: the sweep's timestamps
+# (`Dialect.plus_days`) or the statistics' epoch microseconds (`Dialect.us_plus_days`). The
+# windows below are stated once, over whichever form a statement has.
+PlusDays = Callable[[Any, Any], ColumnElement[Any]]
 
 
 def episode_key(series_id: Any, procedure_id: Any) -> ColumnElement[Any]:
@@ -49,6 +55,44 @@ def improved(base: Any, score: Any, defs: Definitions) -> ColumnElement[bool]:
 def reduced(base: Any, score: Any, fraction: float) -> ColumnElement[bool]:
     """pain.is_reduced: B > 0 and B - s >= fraction * B - eps."""
     return and_(base > 0, base - score >= literal(fraction, Double) * base - EPSILON)
+
+
+def baseline_window_start(first_at: Any, defs: Definitions, plus_days: PlusDays) -> Any:
+    """Where pain.baseline's window opens: first_at - baseline_window_days (included)."""
+    return plus_days(first_at, -defs.baseline_window_days)
+
+
+def in_baseline_window(
+    at: Any, first_at: Any, defs: Definitions, plus_days: PlusDays
+) -> ColumnElement[bool]:
+    """pain.baseline's window: first_at - baseline_window_days <= at < first_at."""
+    return and_(at >= baseline_window_start(first_at, defs, plus_days), at < first_at)
+
+
+def baseline_order(at: Any, id_: Any) -> tuple[UnaryExpression[Any], ...]:
+    """pain.baseline's pick among the scores of its window, first: the latest, then the
+    greatest id (a LIMIT 1, or a row_number() = 1)."""
+    return at.desc(), id_.desc()
+
+
+def in_time_point_window(
+    at: Any, t0: Any, day: Any, half_width: Any, plus_days: PlusDays
+) -> ColumnElement[bool]:
+    """pain.nearest's window: t0 + day +/- half_width days (both ends included), strictly
+    after t0 (the statement bounds it by the episode's end). `day` and `half_width`: numbers,
+    or integer columns of a table of time points."""
+    return and_(
+        at >= plus_days(t0, day - half_width),
+        at <= plus_days(t0, day + half_width),
+        at > t0,
+    )
+
+
+def nearest_order(at: Any, t0: Any, day: Any, id_: Any, plus_days: PlusDays) -> tuple[Any, ...]:
+    """pain.nearest's pick among the scores of its window, first: the nearest to t0 + day,
+    then the earlier, then the smaller id. `at` in a form whose difference is a distance
+    (the statistics' epoch microseconds)."""
+    return func.abs(at - plus_days(t0, day)), at, id_
 
 
 def worsened(

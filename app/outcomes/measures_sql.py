@@ -1,8 +1,10 @@
 """Per-episode values in SQL: baselines, time-point scores, rule B, analgesia, last contact.
 
-- baseline: the latest score in [first_at - window, first_at); ties: the last id;
+- baseline: the latest score in [first_at - window, first_at); ties: the last id
+  (predicates.in_baseline_window, baseline_order: a row_number() over the window's scores);
 - time point d: the score nearest t0 + d within +/- its half-width, strictly after t0 and before
-  the episode ends; ties: the earlier, then the smaller id (app.clinical.pain.nearest);
+  the episode ends; ties: the earlier, then the smaller id (app.clinical.pain.nearest;
+  predicates.in_time_point_window, nearest_order);
 - rule B (app.triggers.rules.worsenings): after the first improved back-pain score, the first
   score s with s - (lowest since that improvement) >= worsening points, or s >= baseline;
 - analgesia: for each drug, its latest medication record before the instant (the first
@@ -16,8 +18,18 @@ from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select, true, union_all
 
-from app.clinical.dialect import DAY_US, FAR_FUTURE_US
-from app.clinical.predicates import improved, is_back_pain, worsened
+from app.clinical.definitions import Definitions
+from app.clinical.dialect import DAY_US, FAR_FUTURE_US, Dialect
+from app.clinical.predicates import (
+    baseline_order,
+    baseline_window_start,
+    improved,
+    in_baseline_window,
+    in_time_point_window,
+    is_back_pain,
+    nearest_order,
+    worsened,
+)
 from app.models import FollowUpEvent
 from app.outcomes.definitions import DAYS, MEASURES, POINTS, Scope, big, day_rows
 
@@ -27,7 +39,7 @@ fe = FollowUpEvent.__table__
 def scores(scope: Scope, ep: Any) -> tuple[Any, Any, Any, Any]:
     """Baselines, time-point scores (pain, performance, ODI), recurrence, last pain."""
     pairs = _score_pairs(scope, ep)
-    base = _baselines(pairs)
+    base = _baselines(pairs, scope.defs)
     points = _time_points(pairs)
     recurrence, last_pain = _rule_b(scope, pairs, base)
     return base, points, recurrence, last_pain
@@ -56,7 +68,8 @@ def _score_pairs(scope: Scope, ep: Any) -> Any:
         )
         .cte("sc")
     )
-    window = big(defs.baseline_window_days * DAY_US)
+    # from the baseline window's start (app.clinical.predicates) on
+    window_start = baseline_window_start(ep.c.first_us, defs, Dialect.us_plus_days)
     pairs = (
         select(
             ep.c.ekey,
@@ -73,7 +86,7 @@ def _score_pairs(scope: Scope, ep: Any) -> Any:
             sc,
             and_(
                 sc.c.patient_id == ep.c.patient_id,
-                sc.c.at_us >= ep.c.first_us - window,
+                sc.c.at_us >= window_start,
                 sc.c.at_us < func.coalesce(ep.c.end_us, big(FAR_FUTURE_US)),
             ),
         )
@@ -82,7 +95,7 @@ def _score_pairs(scope: Scope, ep: Any) -> Any:
     return pairs
 
 
-def _baselines(pairs: Any) -> Any:
+def _baselines(pairs: Any, defs: Definitions) -> Any:
     """Per episode and measure: the latest score before the first session (in the window)."""
     ranked = (
         select(
@@ -92,11 +105,11 @@ def _baselines(pairs: Any) -> Any:
             func.row_number()
             .over(
                 partition_by=(pairs.c.ekey, pairs.c.kind),
-                order_by=(pairs.c.at_us.desc(), pairs.c.id.desc()),
+                order_by=baseline_order(pairs.c.at_us, pairs.c.id),
             )
             .label("r"),
         )
-        .where(pairs.c.at_us < pairs.c.first_us)
+        .where(in_baseline_window(pairs.c.at_us, pairs.c.first_us, defs, Dialect.us_plus_days))
         .subquery("ranked")
     )
     base = (
@@ -117,8 +130,7 @@ def _baselines(pairs: Any) -> Any:
 def _time_points(pairs: Any) -> Any:
     """Per episode, measure and time point: the score nearest t0 + d within its window."""
     tp = day_rows(DAYS, with_width=True).cte("tp")
-    rel = pairs.c.at_us - pairs.c.t0_us
-    day_us = big(DAY_US)
+    at, t0, plus = pairs.c.at_us, pairs.c.t0_us, Dialect.us_plus_days
     cand = (
         select(
             pairs.c.ekey,
@@ -128,19 +140,11 @@ def _time_points(pairs: Any) -> Any:
             func.row_number()
             .over(
                 partition_by=(pairs.c.ekey, pairs.c.kind, tp.c.day),
-                order_by=(func.abs(rel - tp.c.day * day_us), pairs.c.at_us, pairs.c.id),
+                order_by=nearest_order(at, t0, tp.c.day, pairs.c.id, plus),
             )
             .label("r"),
         )
-        .join_from(
-            pairs,
-            tp,
-            and_(
-                rel >= (tp.c.day - tp.c.hw) * day_us,
-                rel <= (tp.c.day + tp.c.hw) * day_us,
-            ),
-        )
-        .where(rel > 0)
+        .join_from(pairs, tp, in_time_point_window(at, t0, tp.c.day, tp.c.hw, plus))
         .subquery("cand")
     )
     points = (

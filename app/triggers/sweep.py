@@ -22,7 +22,8 @@ sweep; later data revises it through `app.triggers.evaluation.evaluate_patients`
 
 The statement stays raw SQL for its shape (the EXCEPT anti-joins, the MATERIALIZED CTEs and
 INSERT leading the CTEs, each for a reason given where it is): the clinical definitions in it
-(back pain, augmentation, episode key, improved, the end of an episode, the clinical date) are
+(back pain, augmentation, episode key, the baseline's window and order, improved, the end of
+an episode, the clinical date, the days added to a timestamp) are
 the Core expressions of `app.clinical.predicates` and `app.clinical.dialect`, rendered into the
 text per dialect with the definitions' values inlined, so each is written once for the sweep
 and the statistics.
@@ -43,9 +44,11 @@ from app.clinical.dialect import Dialect
 from app.clinical.enums import TriggerRule, TriggerStatus
 from app.clinical.predicates import (
     back_pain_score,
+    baseline_order,
     ends_episode,
     episode_key,
     improved,
+    in_baseline_window,
     is_augmentation,
 )
 from app.common.sql import dialect_of, typed
@@ -96,6 +99,9 @@ def _decisions_sql(d: Dialect, r: Definitions) -> str:
         literal_column(episode_levels),
     )
     died_by = d.render(d.local_date(col("b.due_at", DateTime)))
+    e_at = col("e.occurred_at", DateTime)
+    in_baseline = d.render(in_baseline_window(e_at, col("u.first_at", DateTime), r, d.plus_days))
+    latest_first = d.render_order(*baseline_order(e_at, col("e.id")))
     is_improved = improved(d.real(col("be.score", Double)), d.real(col("e.score", Double)), r)
     # INSERT first, the CTEs inside its SELECT: Python's sqlite3 opens its implicit transaction
     # only before a statement that starts with INSERT/UPDATE/DELETE/REPLACE, so a leading WITH
@@ -146,16 +152,14 @@ def _decisions_sql(d: Dialect, r: Definitions) -> str:
     due AS (
         SELECT x.*,
                {d.add_days("x.t0", r.check_day)} AS due_at,
-               {d.add_days("x.t0", r.window_start_day)} AS window_at,
-               {d.add_days("x.first_at", -r.baseline_window_days)} AS base_from
+               {d.add_days("x.t0", r.window_start_day)} AS window_at
         FROM (SELECT * FROM singles UNION ALL SELECT * FROM series) AS x
     ),
     based AS MATERIALIZED (
         SELECT u.*,
                (SELECT e.id FROM follow_up_events e
-                WHERE e.patient_id = u.patient_id AND {back_pain}
-                  AND e.occurred_at >= u.base_from AND e.occurred_at < u.first_at
-                ORDER BY e.occurred_at DESC, e.id DESC LIMIT 1) AS base_id
+                WHERE e.patient_id = u.patient_id AND {back_pain} AND {in_baseline}
+                ORDER BY {latest_first} LIMIT 1) AS base_id
         FROM due u
     ),
     judged AS (
