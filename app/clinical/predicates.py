@@ -75,6 +75,11 @@ def baseline_order(at: Any, id_: Any) -> tuple[UnaryExpression[Any], ...]:
     return at.desc(), id_.desc()
 
 
+def time_point_window_end(t0: Any, day: Any, half_width: Any, plus_days: PlusDays) -> Any:
+    """Where pain.nearest's window closes: t0 + day + half_width days (included)."""
+    return plus_days(t0, day + half_width)
+
+
 def in_time_point_window(
     at: Any, t0: Any, day: Any, half_width: Any, plus_days: PlusDays
 ) -> ColumnElement[bool]:
@@ -83,7 +88,7 @@ def in_time_point_window(
     or integer columns of a table of time points."""
     return and_(
         at >= plus_days(t0, day - half_width),
-        at <= plus_days(t0, day + half_width),
+        at <= time_point_window_end(t0, day, half_width, plus_days),
         at > t0,
     )
 

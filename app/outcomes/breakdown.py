@@ -24,6 +24,8 @@ from app.clinical.enums import HistologyGroup
 from app.clinical.levels import Region
 from app.outcomes import cohort_sql, queries, schemas
 from app.outcomes.cohort import Cohort
+from app.outcomes.figure_keys import Breakdown as B
+from app.outcomes.figure_keys import BreakdownKey, FigureKey, in_group
 from app.outcomes.sheet import Sheet
 
 LEVEL_GROUPS = ("0", "1", "2", "3", "4", "5+")
@@ -32,21 +34,21 @@ HISTOLOGY_ORDER = {
     name: i for i, name in enumerate((*(g.value for g in HistologyGroup), NOT_RECORDED))
 }
 TOTAL = "total"
-MEASURES = ("baseline_pain", "pain_d14", "pain_d30")
-RATES = (("success", "both"), ("complete", "eligible"), ("free", "known"))
+MEASURES = (B.baseline_pain, B.pain_d14, B.pain_d30)
+RATES = ((B.success, B.both), (B.complete, B.eligible), (B.free, B.known))
 ADDITIVE = (
-    "episodes",
-    "sessions",
-    *(f"{m}.n" for m in MEASURES),
-    "success",
-    "success.not",
-    "both",
-    "eligible",
-    "complete",
-    "complete.not",
-    "known",
-    "free",
-    "free.not",
+    B.episodes,
+    B.sessions,
+    *(B.n(m) for m in MEASURES),
+    B.success,
+    B.not_(B.success),
+    B.both,
+    B.eligible,
+    B.complete,
+    B.not_(B.complete),
+    B.known,
+    B.free,
+    B.not_(B.free),
 )
 
 
@@ -73,22 +75,22 @@ def _specs(src: Any, now_us: int) -> tuple[list[queries.Count], list[queries.Mea
     known = and_(counted, c.opioid_free_d30.is_not(None))
     free = c.opioid_free_d30 == true()
     counts = [
-        queries.Count("patients", distinct=c.patient_id),
-        queries.Count("episodes"),
-        queries.Count("sessions", total=c.n_sessions),
+        queries.Count(B.patients, distinct=c.patient_id),
+        queries.Count(B.episodes),
+        queries.Count(B.sessions, total=c.n_sessions),
         *(
-            queries.Count(f"{name}.n", column.is_not(None))
+            queries.Count(B.n(name), column.is_not(None))
             for name, column in zip(MEASURES, (base, d14, d30), strict=True)
         ),
-        queries.Count("success", and_(both, improved)),
-        queries.Count("success.not", and_(both, not_(improved))),
-        queries.Count("both", both),
-        queries.Count("eligible", eligible),
-        queries.Count("complete", and_(eligible, d14.is_not(None))),
-        queries.Count("complete.not", and_(eligible, d14.is_(None))),
-        queries.Count("known", known),
-        queries.Count("free", and_(known, free)),
-        queries.Count("free.not", and_(known, not_(free))),
+        queries.Count(B.success, and_(both, improved)),
+        queries.Count(B.not_(B.success), and_(both, not_(improved))),
+        queries.Count(B.both, both),
+        queries.Count(B.eligible, eligible),
+        queries.Count(B.complete, and_(eligible, d14.is_not(None))),
+        queries.Count(B.not_(B.complete), and_(eligible, d14.is_(None))),
+        queries.Count(B.known, known),
+        queries.Count(B.free, and_(known, free)),
+        queries.Count(B.not_(B.free), and_(known, not_(free))),
     ]
     measures = [
         queries.Measure(name, column)
@@ -141,8 +143,8 @@ async def breakdown_sheet(
                 groups.append(name)
             _record(sheet, name, agg, patients.get(key, {}))
     if by is not Dimension.region:
-        for key in (*ADDITIVE, *(("patients",) if by is Dimension.histology else ())):
-            sheet.add_sum(f"{TOTAL}.{key}", [f"{g}.{key}" for g in groups])
+        for key in (*ADDITIVE, *((B.patients,) if by is Dimension.histology else ())):
+            sheet.add_sum(in_group(TOTAL, key), [in_group(g, key) for g in groups])
     sheet.finish()
     return {
         "disclosure": sheet.disclosure(),
@@ -158,34 +160,39 @@ def _order(by: Dimension, key: Any) -> tuple[int, str]:
 
 
 def _record(sheet: Sheet, name: str, agg: queries.Aggregate, patients: dict[str, int]) -> None:
+    # the aggregate's keys are its specs' (_specs): Breakdown's
     for key, value in agg.counts.items():
-        full = f"{name}.{key}"
+        full = in_group(name, BreakdownKey(key))
         sheet.values[full] = value
         if sheet.k is not None:
-            sheet.patients[full] = value if key == "patients" else patients.get(key, 0)
+            sheet.patients[full] = value if key == B.patients else patients.get(key, 0)
     for key, dist in agg.distributions.items():
-        sheet.distributions[f"{name}.{key}"] = dist
-        sheet.stat(f"{name}.{key}", f"{name}.{key}.n")
-    for hidden in ("success.not", "complete.not", "free.not"):
-        sheet.hidden.add(f"{name}.{hidden}")
+        measure = BreakdownKey(key)
+        sheet.distributions[in_group(name, measure)] = dist
+        sheet.stat(in_group(name, measure), in_group(name, B.n(measure)))
     for numerator, denominator in RATES:
-        sheet.add_sum(f"{name}.{denominator}", [f"{name}.{numerator}", f"{name}.{numerator}.not"])
-        sheet.ratio(f"{name}.{numerator}", f"{name}.{denominator}")
+        parts = [in_group(name, numerator), in_group(name, B.not_(numerator))]
+        sheet.hidden.add(parts[1])
+        sheet.add_sum(in_group(name, denominator), parts)
+        sheet.ratio(in_group(name, numerator), in_group(name, denominator))
 
 
 def _row(sheet: Sheet, name: str) -> schemas.BreakdownRow:
-    def rate(pair: Sequence[str]) -> schemas.Rate:
-        return sheet.rate(f"{name}.{pair[0]}", f"{name}.{pair[1]}")
+    def key(figure: BreakdownKey) -> FigureKey:
+        return in_group(name, figure)
+
+    def rate(pair: Sequence[BreakdownKey]) -> schemas.Rate:
+        return sheet.rate(key(pair[0]), key(pair[1]))
 
     return schemas.BreakdownRow(
         group=name,
-        patients=sheet.figure(f"{name}.patients"),
-        episodes=sheet.figure(f"{name}.episodes"),
-        sessions=sheet.figure(f"{name}.sessions"),
-        baseline_pain=sheet.distribution(f"{name}.baseline_pain", f"{name}.episodes"),
-        pain_d14=sheet.distribution(f"{name}.pain_d14", f"{name}.episodes"),
+        patients=sheet.figure(key(B.patients)),
+        episodes=sheet.figure(key(B.episodes)),
+        sessions=sheet.figure(key(B.sessions)),
+        baseline_pain=sheet.distribution(key(B.baseline_pain), key(B.episodes)),
+        pain_d14=sheet.distribution(key(B.pain_d14), key(B.episodes)),
         clinical_success_2w=rate(RATES[0]),
         completeness_d14=rate(RATES[1]),
-        pain_d30=sheet.distribution(f"{name}.pain_d30", f"{name}.episodes"),
+        pain_d30=sheet.distribution(key(B.pain_d30), key(B.episodes)),
         opioid_free_d30=rate(RATES[2]),
     )

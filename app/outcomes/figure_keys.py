@@ -191,3 +191,40 @@ class Triggers:
     @staticmethod
     def rule(rule: str) -> FigureKey:
         return FigureKey(f"triggers.{rule}")
+
+
+BreakdownKey = NewType("BreakdownKey", str)  # a figure of a breakdown row, within its row
+
+
+class Breakdown:
+    """The figures of one row of GET /stats/breakdown (app.outcomes.breakdown), by their key
+    within the row: what each group's aggregate counts under. The sheet holds them under the
+    group's key (`in_group`)."""
+
+    patients = BreakdownKey("patients")
+    episodes = BreakdownKey("episodes")
+    sessions = BreakdownKey("sessions")
+    baseline_pain = BreakdownKey("baseline_pain")
+    pain_d14 = BreakdownKey("pain_d14")
+    pain_d30 = BreakdownKey("pain_d30")
+    success = BreakdownKey("success")
+    both = BreakdownKey("both")
+    eligible = BreakdownKey("eligible")
+    complete = BreakdownKey("complete")
+    known = BreakdownKey("known")
+    free = BreakdownKey("free")
+
+    @staticmethod
+    def n(measure: BreakdownKey) -> BreakdownKey:
+        """The n of one of the row's distributions (n_of)."""
+        return BreakdownKey(n_of(measure))
+
+    @staticmethod
+    def not_(count: BreakdownKey) -> BreakdownKey:
+        """The complement of one of the row's binary counts (not_of)."""
+        return BreakdownKey(not_of(count))
+
+
+def in_group(group: str, key: BreakdownKey) -> FigureKey:
+    """A breakdown figure in the row of one group (or of the total)."""
+    return FigureKey(f"{group}.{key}")

@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.clinical.definitions import TIME_POINTS, Definitions
 from app.clinical.dialect import DAY_US, Dialect
-from app.clinical.predicates import back_pain_score, improved, reduced
+from app.clinical.predicates import back_pain_score, improved, reduced, time_point_window_end
 from app.models import FollowUpEvent, OutcomeDirty, OutcomeEpisode, OutcomeMeta, Patient
 from app.models.outcome import OutcomePainScore
 from app.outcomes.definitions import (
@@ -127,7 +127,7 @@ def episodes_insert(scope: Scope) -> Any:
         values[f"omekg_{name}"] = meds.c[f"omekg_{name}"]
         values[f"opioid_free_{name}"] = meds.c[f"free_{name}"] == 1
     for dd, width in TIME_POINTS.items():
-        closes = ep.c.t0_us + big((dd + width) * DAY_US)
+        closes = time_point_window_end(ep.c.t0_us, dd, width, Dialect.us_plus_days)
         values[f"window_d{dd}"] = and_(
             or_(ep.c.end_us.is_(None), closes < ep.c.end_us),
             or_(ep.c.death_us.is_(None), closes < ep.c.death_us),
