@@ -82,6 +82,9 @@ def km_read(s: Sheet, curve: Curve, rows: KmRows) -> schemas.KaplanMeier:
                 lower=point.lower if shown else None,
                 upper=point.upper if shown else None,
                 suppressed=why,
+                ci_undefined=km.CI_UNDEFINED
+                if shown and point.survival is not None and point.lower is None
+                else None,
             )
         )
     return schemas.KaplanMeier(
@@ -92,6 +95,7 @@ def km_read(s: Sheet, curve: Curve, rows: KmRows) -> schemas.KaplanMeier:
         median_lower=None if hide_median else low,
         median_upper=None if hide_median else high,
         median_suppressed=hide_median,
+        median_ci_undefined=None if hide_median or not fit.median_ci_undefined else km.CI_UNDEFINED,
         at=points,
     )
 

@@ -6,8 +6,11 @@ patient. Conventions (as R's survival::survfit with conf.type = "log-log"):
 
 - at a tie, events happen before censoring (the censored are at risk on their last day);
 - Greenwood variance; the 95 % interval on the log(-log S) scale;
+- where the curve reaches 0 (everyone still at risk has the event) the Greenwood term divides
+  by zero: the interval is undefined there and after (None; survfit gives NA), CI_UNDEFINED;
 - the median is the first day S(t) <= 0.5; its interval runs from the first day the lower
-  band is <= 0.5 to the first day the upper band is (open-ended when it never is);
+  band is <= 0.5 to the first day the upper band is (open-ended when it never is; undefined,
+  None, when the band reaches an undefined step first);
 - S(t) is undefined (None) after the last observation when the curve has not reached 0.
 """
 
@@ -16,6 +19,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 Z95 = 1.959963984540054
+CI_UNDEFINED = (
+    "undefined: the curve reaches 0 (everyone still at risk had the event), where the "
+    "Greenwood variance is undefined (R's survfit gives NA)"
+)
 
 
 @dataclass(frozen=True)
@@ -24,8 +31,8 @@ class Step:
     at_risk: int
     events: int
     survival: float
-    lower: float
-    upper: float
+    lower: float | None
+    upper: float | None
 
 
 @dataclass(frozen=True)
@@ -53,7 +60,9 @@ class Estimate:
         return next((s.at_risk for s in self.steps if s.day >= day), 0)
 
     def at(self, day: int) -> Point:
-        survival, lower, upper = 1.0, 1.0, 1.0
+        survival: float = 1.0
+        lower: float | None = 1.0
+        upper: float | None = 1.0
         for s in self.steps:
             if s.day > day:
                 break
@@ -63,8 +72,24 @@ class Estimate:
             return Point(day, at_risk, None, None, None)
         return Point(day, at_risk, survival, lower, upper)
 
-    def _first_day(self, values: Iterable[tuple[int, float]]) -> int | None:
-        return next((day for day, value in values if value <= 0.5), None)
+    def _first_day(self, values: Iterable[tuple[int, float | None]]) -> int | None:
+        """The first day `value` <= 0.5; None when it never is or is undefined first."""
+        for day, value in values:
+            if value is None:
+                return None
+            if value <= 0.5:
+                return day
+        return None
+
+    @property
+    def median_ci_undefined(self) -> bool:
+        """Whether a bound of the median's interval is None because its band reached a step
+        where the interval is undefined (rather than never reaching 0.5)."""
+        with_events = [s for s in self.steps if s.events]
+        return any(
+            next((v for v in values if v is None or v <= 0.5), 1.0) is None
+            for values in ([s.lower for s in with_events], [s.upper for s in with_events])
+        )
 
     @property
     def median(self) -> int | None:
@@ -108,9 +133,9 @@ def estimate(rows: Iterable[tuple[int, int, int]], z: float = Z95) -> Estimate:
     return Estimate(n, total_events, tuple(steps), max(by_day) if by_day else None)
 
 
-def _log_log(survival: float, greenwood: float, z: float) -> tuple[float, float]:
+def _log_log(survival: float, greenwood: float, z: float) -> tuple[float | None, float | None]:
     if survival <= 0:
-        return 0.0, 0.0
+        return None, None  # the Greenwood term is undefined where the curve reaches 0
     if survival >= 1 or greenwood == 0:
         return survival, survival
     log_s = math.log(survival)

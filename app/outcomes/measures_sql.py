@@ -9,7 +9,8 @@
   score s with s - (lowest since that improvement) >= worsening points, or s >= baseline;
 - analgesia: for each drug, its latest medication record before the instant (the first
   session for the baseline, t0 + d + 1 days otherwise: the end of day d after t0, elapsed
-  time); `stopped` ends the drug;
+  time); `stopped` ends the drug; OME per kg only once the patient has a recorded weight
+  (a medication record with weight_kg before the instant), else unknown;
 - the clinical day (app.clinical.days) of the first worsening, of the last back-pain score and
   of the last contact, for the Kaplan-Meier times (`local_us`: the registry's local clock).
 """
@@ -243,7 +244,7 @@ def analgesia(scope: Scope, ep: Any) -> Any:
 
 def _medications(scope: Scope) -> tuple[Any, Any]:
     """Each medication record with the time its drug's next record supersedes it; and each
-    patient's first medication record."""
+    patient's first medication record and first recorded weight."""
     d = scope.d
     med = (
         select(
@@ -253,6 +254,7 @@ def _medications(scope: Scope) -> tuple[Any, Any]:
             d.real(fe.c.ome_mg_day).label("ome"),
             d.real(fe.c.ome_mg_kg_day).label("omekg"),
             d.epoch_us(fe.c.occurred_at).label("at_us"),
+            case((fe.c.weight_kg.is_not(None), d.epoch_us(fe.c.occurred_at))).label("weighed_us"),
             d.epoch_us(
                 func.lead(fe.c.occurred_at).over(
                     partition_by=(fe.c.patient_id, fe.c.drug),
@@ -264,7 +266,11 @@ def _medications(scope: Scope) -> tuple[Any, Any]:
         .cte("med")
     )
     first_med = (
-        select(med.c.patient_id, func.min(med.c.at_us).label("first_us"))
+        select(
+            med.c.patient_id,
+            func.min(med.c.at_us).label("first_us"),
+            func.min(med.c.weighed_us).label("weighed_us"),
+        )
         .group_by(med.c.patient_id)
         .subquery("first_med")
     )
@@ -350,7 +356,12 @@ def _analgesia_rows(ept: Any, first_med: Any, state: Any) -> Any:
             ).label("ome"),
             case(
                 (
-                    and_(counts, unknown == 0, func.coalesce(state.c.no_omekg, 0) == 0),
+                    and_(
+                        counts,
+                        unknown == 0,
+                        func.coalesce(state.c.no_omekg, 0) == 0,
+                        first_med.c.weighed_us < ept.c.t_us,  # a weight recorded
+                    ),
                     func.coalesce(state.c.omekg, 0.0),
                 )
             ).label("omekg"),

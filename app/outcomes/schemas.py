@@ -120,6 +120,9 @@ class SurvivalPoint(BaseModel):
     lower: float | None
     upper: float | None
     suppressed: str | None = None
+    ci_undefined: str | None = Field(
+        None, description="Why lower and upper are null though survival is shown (S = 0)."
+    )
 
 
 class KaplanMeier(BaseModel):
@@ -130,6 +133,11 @@ class KaplanMeier(BaseModel):
     median_lower: int | None
     median_upper: int | None
     median_suppressed: str | None = None
+    median_ci_undefined: str | None = Field(
+        None,
+        description="Why a bound of the median's interval is null: its band reached the day "
+        "the curve reaches 0 first (null without it: the band never reaches 0.5).",
+    )
     at: list[SurvivalPoint]
 
 

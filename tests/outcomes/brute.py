@@ -20,6 +20,7 @@ from app.clinical.episodes import Episode, ProcedureFact, build_episodes
 from app.clinical.levels import region_of
 from app.clinical.pain import PainFact, back_pain, baseline, nearest
 from app.outcomes.cohort import AGE_RANGES, Cohort
+from app.outcomes.km import CI_UNDEFINED
 from app.triggers.rules import worsenings
 from tests.factories.synthetic import Registry
 
@@ -114,7 +115,8 @@ def _med_state(meds: list[dict[str, Any]], at: datetime) -> dict[str, Any]:
     if not unknown and all(m["ome_mg_day"] is not None for m in opioids):
         ome = sum(float(m["ome_mg_day"]) for m in opioids)
     omekg = None
-    if not unknown and all(m["ome_mg_kg_day"] is not None for m in opioids):
+    weighed = any(m["weight_kg"] is not None and m["occurred_at"] < at for m in meds)
+    if weighed and not unknown and all(m["ome_mg_kg_day"] is not None for m in opioids):
         omekg = sum(float(m["ome_mg_kg_day"]) for m in opioids)
     free = False if opioids else (None if unknown else True)
     return {"ome": ome, "omekg": omekg, "free": free}
@@ -258,7 +260,8 @@ def rules_age(born: date, on: date) -> int:
 def kaplan_meier(times: Iterable[tuple[int, bool]], n_key: dict[str, Any]) -> dict[str, Any]:
     """Product-limit over individual (time, event) pairs, log-log Greenwood intervals."""
     obs = list(times)
-    curve: list[tuple[int, float, float, float]] = []  # (day, S, lower, upper) at event days
+    # (day, S, lower, upper) at event days; the bounds None where S = 0 (Greenwood undefined)
+    curve: list[tuple[int, float, float | None, float | None]] = []
     s, v = 1.0, 0.0
     for day in sorted({d for d, _ in obs}):
         at_risk = sum(1 for d, _ in obs if d >= day)
@@ -268,8 +271,10 @@ def kaplan_meier(times: Iterable[tuple[int, bool]], n_key: dict[str, Any]) -> di
         s *= 1 - events / at_risk
         if at_risk > events:
             v += events / (at_risk * (at_risk - events))
+        low: float | None
+        high: float | None
         if s <= 0:
-            low, high = 0.0, 0.0
+            low, high = None, None
         elif v == 0:
             low, high = s, s
         else:
@@ -277,14 +282,26 @@ def kaplan_meier(times: Iterable[tuple[int, bool]], n_key: dict[str, Any]) -> di
             low, high = s ** math.exp(Z * se), s ** math.exp(-Z * se)
         curve.append((day, s, low, high))
 
+    def reached(i: int) -> tuple[int, float | None] | None:
+        """The first event day whose value i is undefined or <= 0.5 (value i: S, lower, upper)."""
+        for c in curve:
+            value: float | None = c[i]
+            if value is None or value <= 0.5:
+                return c[0], value
+        return None
+
     def first(i: int) -> int | None:
-        return next((c[0] for c in curve if c[i] <= 0.5), None)
+        hit = reached(i)
+        return None if hit is None or hit[1] is None else hit[0]
+
+    undefined_median_ci = any((hit := reached(i)) is not None and hit[1] is None for i in (2, 3))
 
     last = max((d for d, _ in obs), default=None)
     points = []
     for t in KM_DAYS:
         before = [c for c in curve if c[0] <= t]
-        sv, lo, hi = (before[-1][1], before[-1][2], before[-1][3]) if before else (1.0, 1.0, 1.0)
+        sv: float = before[-1][1] if before else 1.0
+        lo, hi = (before[-1][2], before[-1][3]) if before else (1.0, 1.0)
         undefined = last is None or (t > last and sv > 0)
         points.append(
             {
@@ -294,6 +311,7 @@ def kaplan_meier(times: Iterable[tuple[int, bool]], n_key: dict[str, Any]) -> di
                 "lower": None if undefined else lo,
                 "upper": None if undefined else hi,
                 "suppressed": None,
+                "ci_undefined": CI_UNDEFINED if not undefined and lo is None else None,
             }
         )
     events = sum(1 for _, e in obs if e)
@@ -305,5 +323,6 @@ def kaplan_meier(times: Iterable[tuple[int, bool]], n_key: dict[str, Any]) -> di
         "median_lower": first(2),
         "median_upper": first(3),
         "median_suppressed": None,
+        "median_ci_undefined": CI_UNDEFINED if undefined_median_ci else None,
         "at": points,
     }

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.outcomes.km import estimate
+from app.outcomes.km import CI_UNDEFINED, estimate
 from app.outcomes.trajectory import mean_ci, t_quantile_975
 from tests.outcomes.brute import figure, kaplan_meier
 
@@ -49,10 +49,34 @@ def test_greenwood_log_log_interval() -> None:
     assert point.lower < 0.9 < point.upper
 
 
+def test_the_interval_is_undefined_where_the_curve_reaches_zero() -> None:
+    """When everyone still at risk has the event, S = 0 and the Greenwood term divides by
+    zero: R's survfit gives NA for the bounds there, and for a median bound that would be
+    read from them (here: one event at day 212, the only one at risk)."""
+    fit = estimate([(0, 1, 0), (30, 1, 0), (212, 1, 1)])
+    point = fit.at(212)
+    assert (point.survival, point.lower, point.upper) == (0.0, None, None)
+    assert fit.at(365).survival == 0.0 and fit.at(365).lower is None
+    assert fit.median == 212
+    assert fit.median_ci == (None, None)
+    assert fit.median_ci_undefined
+
+
+def test_a_median_bound_read_before_the_curve_reaches_zero_stands() -> None:
+    """Times 1, 2, 3 (all events): the lower band reaches 0.5 at day 1 or 2, defined; the
+    upper band is still above 0.5 at day 2 and undefined at day 3, where S = 0."""
+    fit = estimate([(1, 1, 1), (2, 1, 1), (3, 1, 1)])
+    low, high = fit.median_ci
+    assert low is not None and low <= 2
+    assert high is None and fit.median_ci_undefined
+    assert fit.at(3).lower is None
+
+
 def test_no_events_means_no_median() -> None:
     fit = estimate([(3, 2, 0), (8, 1, 0)])
     assert fit.median is None
     assert fit.median_ci == (None, None)
+    assert not fit.median_ci_undefined  # open-ended, not undefined
 
 
 def test_bad_counts_are_refused() -> None:
@@ -69,6 +93,7 @@ def test_the_aggregated_estimate_equals_the_individual_one(obs: list[tuple[int, 
     want = kaplan_meier(obs, figure(len(obs)))
     assert fit.median == want["median_days"]
     assert fit.median_ci == (want["median_lower"], want["median_upper"])
+    assert (CI_UNDEFINED if fit.median_ci_undefined else None) == want["median_ci_undefined"]
     for point in want["at"]:
         got = fit.at(point["day"])
         assert got.at_risk == point["at_risk"]
