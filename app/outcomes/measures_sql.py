@@ -227,6 +227,8 @@ def _rule_b(scope: Scope, pairs: Any, base: Any) -> tuple[Any, Any]:
             inep.c.ekey,
             func.max(inep.c.at_us).label("last_us"),
             d.day(func.max(inep.c.local_us)).label("last_day"),
+            # an episode without an improved score cannot recur: it is not at risk
+            func.max(case((inep.c.improved, 1), else_=0)).label("armed"),
         )
         .group_by(inep.c.ekey)
         .subquery("last_pain")

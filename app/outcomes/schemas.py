@@ -184,7 +184,8 @@ class OutcomeStats(BaseModel):
     function_odi: Scored = Field(description="Oswestry Disability Index, 0-100.")
     complications: Complications
     recurrence: KaplanMeier = Field(
-        description="Time to the first rule-B worsening, for episodes with a baseline; censored "
+        description="Time to the first rule-B worsening, for episodes that could recur (a "
+        "baseline and an improved score); censored "
         "at the last back-pain score (death and a new episode end observation)."
     )
     survival: KaplanMeier = Field(

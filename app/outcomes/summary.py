@@ -134,6 +134,7 @@ def episodes_insert(scope: Scope) -> Any:
         )
     values["recurrence_day"] = case(
         (base.c.pain_base.is_(None), None),
+        (func.coalesce(last_pain.c.armed, 0) == 0, None),
         (recurrence.c.rec_us.is_not(None), recurrence.c.rec_day - t0_day),
         (last_pain.c.last_us.is_not(None), last_pain.c.last_day - t0_day),
         else_=0,

@@ -18,7 +18,7 @@ from app.clinical.days import clinical_date, day_start, days_since
 from app.clinical.definitions import TIME_POINTS, Definitions
 from app.clinical.episodes import Episode, ProcedureFact, build_episodes
 from app.clinical.levels import region_of
-from app.clinical.pain import PainFact, back_pain, baseline, nearest
+from app.clinical.pain import PainFact, back_pain, baseline, is_improved, nearest
 from app.outcomes.cohort import AGE_RANGES, Cohort
 from app.outcomes.km import CI_UNDEFINED
 from app.triggers.rules import worsenings
@@ -193,11 +193,13 @@ def episodes_of(registry: Registry, defs: Definitions) -> list[Ep]:
                 v[f"window_d{day}"] = (episode.ended_at is None or closes < episode.ended_at) and (
                     death is None or closes < day_start(death, zone)
                 )
-            if v["pain_base"] is None:
-                v["rec"] = None
+            inside = [s for s in back_pain(pains) if episode.contains(s.occurred_at)]
+            if v["pain_base"] is None or not any(
+                is_improved(v["pain_base"], s.score, defs) for s in inside
+            ):
+                v["rec"] = None  # no baseline, or never improved: not at risk of recurrence
             else:
                 fired = worsenings(episode, pains, defs)
-                inside = [s for s in back_pain(pains) if episode.contains(s.occurred_at)]
                 if fired:
                     v["rec"] = (days_since(fired[0].due_at, episode.t0, zone), True)
                 elif inside:

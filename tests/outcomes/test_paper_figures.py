@@ -60,6 +60,9 @@ async def test_paper_outcomes(
     assert {point["ome_mg_kg_day"]["n"] for point in analgesia.values()} == {0}
     assert body["survival"]["events"]["value"] == 3
     assert body["recurrence"]["events"]["value"] == 1  # case 1: back pain at seven months
+    # at risk of recurrence only once improved: case 2's first episode (pain-free baseline,
+    # never improved) and episodes without a later score are not counted
+    assert body["recurrence"]["n"]["value"] == 2
     # the curve reaches 0 at day 212 (case 1, the last at risk): no interval there (R: NA)
     recurrence = body["recurrence"]
     assert recurrence["median_days"] == 212
