@@ -16,7 +16,8 @@ from sqlalchemy import and_, not_, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.clinical.definitions import TIME_POINTS
-from app.clinical.dialect import DAY_US
+from app.clinical.dialect import DAY_US, Dialect
+from app.clinical.predicates import time_point_window_end
 from app.outcomes import schemas
 from app.outcomes.figure_keys import (
     AnalgesiaPoint,
@@ -93,8 +94,9 @@ def _declare_pain_point(s: Sheet, c: Any, k: PainPoint, width: int, now_us: int)
     for band in (30, 50):
         where = is_true(c[f"band{band}_d{day}"])
         binary(s, k.immpact(band), k.reducible, where, reducible, implies=True)
-    closes = (day + width) * DAY_US
-    eligible = and_(is_true(c[f"window_d{day}"]), c.t0_us < now_us - closes)
+    # complete only once the window has closed (before now) inside the episode
+    closes = time_point_window_end(c.t0_us, day, width, Dialect.us_plus_days)
+    eligible = and_(is_true(c[f"window_d{day}"]), closes < now_us)
     s.count("episodes", k.eligible, eligible)
     binary(s, k.complete, k.eligible, score.is_not(None), eligible)
 
