@@ -6,13 +6,14 @@ PORT ?= 8000
 export PORT
 TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 
-.PHONY: help install run serve migrate seed test test-postgres lint format typecheck bench bench-sweep bench-ingest bench-stats bench-cases bench-load clean
+.PHONY: help install run serve migrate seed test test-postgres lint format typecheck bench bench-sweep bench-ingest bench-stats bench-cases bench-load vendor clean
 
 help:
 	@echo "make run            install, migrate, seed and serve on :$(PORT) (SQLite by default)"
 	@echo "make test           lint, type-check and run the whole suite (SQLite by default)"
 	@echo "make test-postgres  the suite against the local PostgreSQL"
 	@echo "make bench          run the benchmarks and print a table"
+	@echo "make vendor         refresh the offline /docs and /redoc assets from npm (needs npm)"
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required")'
@@ -75,6 +76,10 @@ bench-cases: install
 # BENCH_LOAD_SECONDS (180) of load after a 15 s warm-up, then the events are counted
 bench-load: install
 	$(BIN)/python -m bench load
+
+# the offline assets of /docs and /redoc from npm (tools/vendor_docs.py pins the versions)
+vendor: install
+	$(BIN)/python tools/vendor_docs.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -17,6 +17,7 @@ from app.common.ratelimit import RateLimits
 from app.complications.router import router as complications_router
 from app.config import get_settings
 from app.db import get_engine, get_sessionmaker
+from app.docs import SWAGGER_UI_PARAMETERS, install_docs
 from app.errors import install_error_handlers
 from app.follow_up.router import router as follow_up_router
 from app.gc_tuning import tune_gc
@@ -110,7 +111,10 @@ def create_app() -> FastAPI:
         raise RuntimeError("refusing to start in production: " + "; ".join(problems))
     configure_logging(settings)
     app = FastAPI(
-        swagger_ui_parameters={"persistAuthorization": True},
+        swagger_ui_parameters=SWAGGER_UI_PARAMETERS,
+        # /docs and /redoc load their assets from the app, not a CDN (app.docs)
+        docs_url=None,
+        redoc_url=None,
         title="Vertebroplasty Outcomes Registry",
         version="1.0.0",
         description=DESCRIPTION,
@@ -153,4 +157,5 @@ def create_app() -> FastAPI:
     app.include_router(fhir_write_router)
     app.include_router(fhir_read_router)
     app.include_router(health.router)
+    install_docs(app)
     return app

@@ -121,7 +121,8 @@ async def test_security_headers_on_every_response(
         assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
         assert response.headers["cache-control"] == "no-store"
     docs = await anonymous_client.get("/docs")
-    assert "cdn.jsdelivr.net" in docs.headers["content-security-policy"]
+    assert "default-src 'self'" in docs.headers["content-security-policy"]
+    assert "http" not in docs.headers["content-security-policy"]  # tests/test_docs_offline.py
 
 
 async def test_request_ids_are_echoed_or_made(anonymous_client: AsyncClient) -> None:

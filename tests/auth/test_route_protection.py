@@ -104,7 +104,7 @@ async def test_every_route_but_health_requires_a_credential_with_its_scopes(
 
 
 async def test_health_readiness_and_docs_stay_open(anonymous_client: AsyncClient) -> None:
-    for path in ("/health", "/ready", "/docs", "/openapi.json"):
+    for path in ("/health", "/ready", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"):
         response = await anonymous_client.get(path)
         assert response.status_code == 200, path
 
