@@ -22,6 +22,8 @@ from fastapi.openapi.docs import (
 )
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.responses import Response
+from starlette.types import Scope
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 STATIC_PATH = "/static"
@@ -54,10 +56,20 @@ def _with_script_hashes(response: HTMLResponse) -> HTMLResponse:
     return response
 
 
+class VendoredFiles(StaticFiles):
+    """The vendored docs assets: no patient data, so browsers may keep them (every other
+    response is no-store); an hour, since their names carry no version."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        response.headers.setdefault("Cache-Control", "public, max-age=3600")
+        return response
+
+
 def install_docs(app: FastAPI) -> None:
     """Mounts the static files and adds /docs, its OAuth2 redirect page and /redoc; the app
     is built with docs_url=None and redoc_url=None."""
-    app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount(STATIC_PATH, VendoredFiles(directory=STATIC_DIR), name="static")
     openapi_url = app.openapi_url
     if openapi_url is None:
         return

@@ -95,6 +95,14 @@ async def test_every_asset_is_served_with_its_content_type(
         assert media in CONTENT_TYPES[suffix.group()], f"{url}: {media}"
         assert response.headers["x-content-type-options"] == "nosniff"
         assert len(response.content) > 100
+        # vendored assets hold no patient data: a ward PC keeps them (3 MB per load otherwise)
+        assert response.headers["cache-control"] == "public, max-age=3600", url
+
+
+async def test_only_the_vendored_assets_may_be_cached(anonymous_client: AsyncClient) -> None:
+    assert (await anonymous_client.get("/docs")).headers["cache-control"] == "no-store"
+    assert (await anonymous_client.get("/openapi.json")).headers["cache-control"] == "no-store"
+    assert (await anonymous_client.get("/static/nothing.js")).headers["cache-control"] == "no-store"
 
 
 @pytest.mark.parametrize("path", [*PAGES, "/docs/oauth2-redirect"])
