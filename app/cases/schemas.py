@@ -3,7 +3,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
-from app.clinical.enums import HistologyGroup
+from app.clinical.enums import HistologyGroup, TargetPainSite
 from app.complications.schemas import ComplicationRead
 from app.follow_up.schemas import FollowUpRead
 from app.patients.schemas import PatientRead
@@ -29,7 +29,13 @@ class EpisodeRead(BaseModel):
     t0: datetime
     ended_at: datetime | None = Field(description="A later procedure on one of the same levels.")
     ended_by: uuid.UUID | None
-    baseline: float | None = Field(description="Latest back-pain score in the 30 days before.")
+    target_pain_site: TargetPainSite = Field(
+        description="The pain its first session is done for: the site of its baseline, "
+        "trajectory and day-14 check (rule B's worsening always reads back pain)."
+    )
+    baseline: float | None = Field(
+        description="Latest score of the target site in the 30 days before the first session."
+    )
     baseline_at: datetime | None
     baseline_missing: bool
     trajectory: list[TrajectoryPointRead]

@@ -16,6 +16,7 @@ from app.cases.schemas import (
     TrajectoryPointRead,
 )
 from app.clinical.definitions import TIME_POINTS, Definitions, current
+from app.clinical.enums import TargetPainSite
 from app.clinical.episodes import Episode, ProcedureFact, build_episodes
 from app.clinical.levels import LEVEL_POSITION
 from app.clinical.pain import PainFact, trajectory
@@ -38,6 +39,7 @@ def procedure_facts(procedures: Sequence[Procedure]) -> list[ProcedureFact]:
             kind=p.kind,
             levels=frozenset(lv.level for lv in p.levels),
             series_id=p.series_id,
+            target_site=p.target_pain_site,
         )
         for p in procedures
     ]
@@ -62,6 +64,7 @@ def episode_read(episode: Episode, pains: Sequence[PainFact], defs: Definitions)
         t0=episode.t0,
         ended_at=episode.ended_at,
         ended_by=episode.ended_by,
+        target_pain_site=TargetPainSite(episode.target_site),
         baseline=points.baseline,
         baseline_at=points.baseline_at,
         baseline_missing=points.baseline_missing,

@@ -127,6 +127,15 @@ class PainSite(StrEnum):
     other = "other"
 
 
+class TargetPainSite(StrEnum):
+    """The pain a procedure is done for (DOMAIN.md section 3): back (axial) by default, leg
+    (radicular) when the indication is radicular pain from the treated level. Its episode's
+    baseline, rule A, day-14 decision, trajectory and outcome figures use scores of this site."""
+
+    back = "back"
+    leg = "leg"
+
+
 class PerformanceScale(StrEnum):
     lansky = "lansky"
     karnofsky = "karnofsky"

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from app.clinical.enums import AUGMENTATION_KINDS
+from app.clinical.enums import AUGMENTATION_KINDS, TargetPainSite
 
 
 @dataclass(frozen=True)
@@ -16,6 +16,7 @@ class ProcedureFact:
     kind: str
     levels: frozenset[str]
     series_id: uuid.UUID | None = None
+    target_site: str = TargetPainSite.back
 
     @property
     def episode_key(self) -> uuid.UUID:
@@ -35,6 +36,8 @@ class Episode:
     t0: datetime  # the last session: follow-up days count from it
     ended_at: datetime | None = None  # a later procedure on any of the same levels
     ended_by: uuid.UUID | None = None
+    # the pain its first session is done for: its baseline, rule A and outcome figures use it
+    target_site: str = TargetPainSite.back
 
     @property
     def is_augmentation(self) -> bool:
@@ -69,6 +72,7 @@ def build_episodes(procedures: Iterable[ProcedureFact]) -> list[Episode]:
             levels=frozenset().union(*(p.levels for p in group)),
             first_at=group[0].performed_at,
             t0=group[-1].performed_at,
+            target_site=group[0].target_site,
         )
         ender = next((p for p in everything if ends(p, e)), None)
         if ender is not None:

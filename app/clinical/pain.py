@@ -1,5 +1,6 @@
-"""Pain scores: the scores the rules use, the baseline, "improved", "worsened", the score
-nearest a time point and the trajectory (DOMAIN.md sections 3 and 4). Pure functions.
+"""Pain scores: the scores the rules use (of the site the episode's procedure targets; back
+pain for rule B), the baseline, "improved", "worsened", the score nearest a time point and the
+trajectory (DOMAIN.md sections 3 and 4). Pure functions.
 
 Their SQL forms are in app.clinical.predicates; the tests hold each to its pure form.
 """
@@ -23,31 +24,51 @@ class PainFact:
 
 
 def is_back_pain(site: str | None) -> bool:
-    """The site the rules use: back (axial) pain; a score without a site is back pain."""
-    return (site or PainSite.back) == PainSite.back
+    """Back (axial) pain: rule B's site; a score without a site is back pain."""
+    return is_at(site, PainSite.back)
 
 
-class BackPain(list[PainFact]):
-    """What `back_pain` returns: given to it again, it is returned as it is (the rules ask
-    for it several times per episode; a caller evaluating many episodes sorts once)."""
+def is_at(site: str | None, target: str) -> bool:
+    """A score of that site (a score without a site is back pain)."""
+    return (site or PainSite.back) == target
 
 
-def back_pain(scores: Iterable[PainFact]) -> BackPain:
-    """The scores the rules use, in time order."""
-    if isinstance(scores, BackPain):
+class InTimeOrder(list[PainFact]):
+    """What `in_time_order` returns: given to it again, it is returned as it is (the rules ask
+    for a history's scores several times per episode; a caller evaluating many episodes
+    sorts once)."""
+
+
+def in_time_order(scores: Iterable[PainFact]) -> InTimeOrder:
+    if isinstance(scores, InTimeOrder):
         return scores
-    return BackPain(
-        sorted(
-            (s for s in scores if is_back_pain(s.site)),
-            key=lambda s: (s.occurred_at, s.id.int if s.id else 0),
-        )
-    )
+    return InTimeOrder(sorted(scores, key=lambda s: (s.occurred_at, s.id.int if s.id else 0)))
 
 
-def baseline(episode: Episode, scores: Sequence[PainFact], defs: Definitions) -> PainFact | None:
-    """The latest back-pain score in the window before the episode's first session."""
+def site_pain(scores: Iterable[PainFact], site: str) -> list[PainFact]:
+    """The scores of one site, in time order."""
+    return [s for s in in_time_order(scores) if is_at(s.site, site)]
+
+
+def back_pain(scores: Iterable[PainFact]) -> list[PainFact]:
+    """The scores rule B uses (back pain), in time order."""
+    return site_pain(scores, PainSite.back)
+
+
+def target_pain(episode: Episode, scores: Iterable[PainFact]) -> list[PainFact]:
+    """The scores of the pain the episode's procedure targets (its baseline, rule A, the
+    day-14 decision, its trajectory and outcome figures), in time order."""
+    return site_pain(scores, episode.target_site)
+
+
+def baseline(
+    episode: Episode, scores: Sequence[PainFact], defs: Definitions, site: str | None = None
+) -> PainFact | None:
+    """The latest score of the site (by default the episode's target) in the window before
+    the episode's first session."""
     start = episode.first_at - timedelta(days=defs.baseline_window_days)
-    before = [s for s in back_pain(scores) if start <= s.occurred_at < episode.first_at]
+    of_site = site_pain(scores, site or episode.target_site)
+    before = [s for s in of_site if start <= s.occurred_at < episode.first_at]
     return before[-1] if before else None
 
 
@@ -72,13 +93,13 @@ def is_worsened(score: float, lowest: float, base: float, defs: Definitions) -> 
 def nearest(
     episode: Episode, scores: Sequence[PainFact], day: int, half_width: int
 ) -> PainFact | None:
-    """The back-pain score nearest to t0 + day within +/- half_width days, inside the episode;
-    ties: the earlier."""
+    """The target-site score nearest to t0 + day within +/- half_width days, inside the
+    episode; ties: the earlier."""
     target = episode.t0 + timedelta(days=day)
     lo, hi = target - timedelta(days=half_width), target + timedelta(days=half_width)
     candidates = [
         s
-        for s in back_pain(scores)
+        for s in target_pain(episode, scores)
         if lo <= s.occurred_at <= hi and episode.contains(s.occurred_at)
     ]
     if not candidates:

@@ -35,12 +35,23 @@ def is_augmentation(kind: Any) -> ColumnElement[bool]:
 
 def is_back_pain(site: Any) -> ColumnElement[bool]:
     """pain.is_back_pain: back pain, or no site recorded."""
-    return func.coalesce(site, PainSite.back.value) == PainSite.back.value
+    return is_at(site, PainSite.back.value)
+
+
+def is_at(site: Any, target: Any) -> ColumnElement[bool]:
+    """pain.is_at: a score of that site (`target`: a site's name, or a column such as the
+    procedure's target_pain_site); no site recorded is back pain."""
+    return func.coalesce(site, PainSite.back.value) == target  # type: ignore[no-any-return]
 
 
 def back_pain_score(kind: Any, site: Any, score: Any) -> ColumnElement[bool]:
-    """A follow-up event the rules read as a back-pain score (pain.back_pain)."""
-    return and_(kind == FollowUpKind.pain.value, is_back_pain(site), score.is_not(None))
+    """A follow-up event rule B reads: a back-pain score (pain.back_pain)."""
+    return pain_score_at(kind, site, score, PainSite.back.value)
+
+
+def pain_score_at(kind: Any, site: Any, score: Any, target: Any) -> ColumnElement[bool]:
+    """A pain score of that site (pain.site_pain; `target` as in `is_at`)."""
+    return and_(kind == FollowUpKind.pain.value, is_at(site, target), score.is_not(None))
 
 
 def improved(base: Any, score: Any, defs: Definitions) -> ColumnElement[bool]:

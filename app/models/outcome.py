@@ -66,6 +66,8 @@ class OutcomeEpisode(Base):
     kind: Mapped[str] = mapped_column(String(32))
     sex: Mapped[str] = mapped_column(String(16))
     indication: Mapped[str | None] = mapped_column(String(32))
+    # the first session's target pain site: the site of pain_* (rule B and recurrence: back)
+    target_pain_site: Mapped[str] = mapped_column(String(8), server_default="back")
     histology_group: Mapped[str | None] = mapped_column(String(4))  # never the free text
     # level treatments by cement leakage site (levels_treated.leakage; null: not recorded)
     leakage_none: Mapped[int]

@@ -31,6 +31,7 @@ class Procedure(IdMixin, TimestampMixin, VersionedMixin, Base):
         CheckConstraint("duration_min IS NULL OR duration_min > 0", name="duration_min"),
         CheckConstraint("inr IS NULL OR inr > 0", name="inr"),
         CheckConstraint("platelet_count IS NULL OR platelet_count >= 0", name="platelet_count"),
+        CheckConstraint("target_pain_site IN ('back', 'leg')", name="target_pain_site"),
     )
 
     patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
@@ -41,6 +42,8 @@ class Procedure(IdMixin, TimestampMixin, VersionedMixin, Base):
     kind: Mapped[str] = mapped_column(String(32))
     performed_at: Mapped[datetime]
     indication: Mapped[str | None] = mapped_column(String(32))
+    # the pain the procedure is done for (app.clinical.enums.TargetPainSite)
+    target_pain_site: Mapped[str] = mapped_column(String(8), default="back", server_default="back")
     anesthesia: Mapped[str | None] = mapped_column(String(32))
     guidance: Mapped[str | None] = mapped_column(String(32))
     operator: Mapped[str | None] = mapped_column(String(120))

@@ -16,7 +16,7 @@ from app.clinical.dialect import Dialect
 from app.clinical.enums import Leakage, Sir2017, SirClassic
 
 # bump when a definition changes: the next refresh then rebuilds every summary row
-SUMMARY_VERSION = "10"
+SUMMARY_VERSION = "11"
 MEASURES = {"pain": "pain", "ps": "performance", "odi": "function"}
 DAYS = tuple(TIME_POINTS)
 POINTS = ("base", *(f"d{day}" for day in DAYS))

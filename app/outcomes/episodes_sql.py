@@ -1,7 +1,8 @@
 """Episodes in SQL (app.clinical.episodes.build_episodes): sessions, level treatments, bounds.
 
 - a session's episode key is its series id, or its own id (predicates.episode_key);
-- first_at / t0: the episode's first and last sessions; kind and indication: its first's;
+- first_at / t0: the episode's first and last sessions; kind, indication and target pain
+  site: its first's;
 - it ends at the first later procedure (of any kind) of the patient on one of its levels
   (predicates.ends_episode);
 - a level treatment repeats when an earlier procedure of the same kind class (vertebroplasty
@@ -41,6 +42,7 @@ def sessions(scope: Scope) -> Any:
             p.c.series_id,
             p.c.kind,
             p.c.indication,
+            p.c.target_pain_site,
             p.c.performed_at,
             scope.d.epoch_us(p.c.performed_at).label("at_us"),
             func.row_number()
@@ -121,7 +123,7 @@ def episode_base(scope: Scope, sess: Any, lv: Any) -> tuple[Any, Any]:
     what their first session was, the patient's data, the levels' counts and flags."""
     eps = _episode_spans(sess)
     firsts = (
-        select(sess.c.ekey, sess.c.kind, sess.c.indication)
+        select(sess.c.ekey, sess.c.kind, sess.c.indication, sess.c.target_pain_site)
         .where(sess.c.rank == 1)
         .subquery("firsts")
     )
@@ -237,6 +239,7 @@ def _episode_row(scope: Scope, eps: Any, firsts: Any, ended: Any, lagg: Any, wid
             ended.c.end_us,
             firsts.c.kind,
             firsts.c.indication,
+            firsts.c.target_pain_site,
             pt.c.sex,
             pt.c.histology_group,
             age.label("age"),

@@ -17,17 +17,17 @@
 
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, true, union_all
+from sqlalchemy import and_, case, func, literal, or_, select, true, union_all
 
 from app.clinical.definitions import Definitions
 from app.clinical.dialect import DAY_US, FAR_FUTURE_US, Dialect
+from app.clinical.enums import PainSite
 from app.clinical.predicates import (
     baseline_order,
     baseline_window_start,
     improved,
     in_baseline_window,
     in_time_point_window,
-    is_back_pain,
     nearest_order,
     worsened,
 )
@@ -35,6 +35,9 @@ from app.models import FollowUpEvent
 from app.outcomes.definitions import DAYS, MEASURES, POINTS, Scope, big, day_rows
 
 fe = FollowUpEvent.__table__
+BACK, LEG = PainSite.back.value, PainSite.leg.value
+# the back-pain scores of an episode that targets leg pain: rule B's only (its `pain` is leg)
+RULE_B_PAIN = "pain_back"
 
 
 def scores(scope: Scope, ep: Any) -> tuple[Any, Any, Any, Any]:
@@ -48,7 +51,9 @@ def scores(scope: Scope, ep: Any) -> tuple[Any, Any, Any, Any]:
 
 def _score_pairs(scope: Scope, ep: Any) -> Any:
     """Each episode with each score of its patient from the baseline window on, until the
-    episode ends (back pain only among the pain scores)."""
+    episode ends. Among the pain scores, those of the episode's target site are its `pain`
+    (baseline, time points); rule B reads back pain (`rule_b`): the same scores when the
+    episode targets back pain, else its back-pain scores, kept as RULE_B_PAIN."""
     d, defs = scope.d, scope.defs
     # under UTC the local clock is the epoch itself: no column of its own
     local_clock = [] if d.utc else [d.local_us(fe.c.occurred_at).label("local_us")]
@@ -57,6 +62,7 @@ def _score_pairs(scope: Scope, ep: Any) -> Any:
             fe.c.id,
             fe.c.patient_id,
             fe.c.kind,
+            func.coalesce(fe.c.site, BACK).label("site"),
             d.real(fe.c.score).label("score"),
             d.epoch_us(fe.c.occurred_at).label("at_us"),
             *local_clock,
@@ -64,11 +70,15 @@ def _score_pairs(scope: Scope, ep: Any) -> Any:
         .where(
             fe.c.kind.in_(tuple(MEASURES.values())),
             fe.c.score.is_not(None),
-            or_(fe.c.kind != "pain", is_back_pain(fe.c.site)),
+            or_(fe.c.kind != "pain", func.coalesce(fe.c.site, BACK).in_((BACK, LEG))),
             *scope.only(fe.c.patient_id),
         )
         .cte("sc")
     )
+    target = ep.c.target_pain_site
+    is_pain = sc.c.kind == "pain"
+    kind = case((and_(is_pain, sc.c.site != target), literal(RULE_B_PAIN)), else_=sc.c.kind)
+    rule_b = and_(is_pain, sc.c.site == BACK)
     # from the baseline window's start (app.clinical.predicates) on
     window_start = baseline_window_start(ep.c.first_us, defs, Dialect.us_plus_days)
     pairs = (
@@ -77,7 +87,8 @@ def _score_pairs(scope: Scope, ep: Any) -> Any:
             ep.c.first_us,
             ep.c.t0_us,
             sc.c.id,
-            sc.c.kind,
+            kind.label("kind"),
+            rule_b.label("rule_b"),
             sc.c.score,
             sc.c.at_us,
             *([] if d.utc else [sc.c.local_us]),
@@ -87,6 +98,7 @@ def _score_pairs(scope: Scope, ep: Any) -> Any:
             sc,
             and_(
                 sc.c.patient_id == ep.c.patient_id,
+                or_(~is_pain, sc.c.site == target, sc.c.site == BACK),
                 sc.c.at_us >= window_start,
                 sc.c.at_us < func.coalesce(ep.c.end_us, big(FAR_FUTURE_US)),
             ),
@@ -102,6 +114,7 @@ def _baselines(pairs: Any, defs: Definitions) -> Any:
         select(
             pairs.c.ekey,
             pairs.c.kind,
+            pairs.c.rule_b,
             pairs.c.score,
             func.row_number()
             .over(
@@ -120,6 +133,8 @@ def _baselines(pairs: Any, defs: Definitions) -> Any:
                 func.max(case((ranked.c.kind == kind, ranked.c.score))).label(f"{m}_base")
                 for m, kind in MEASURES.items()
             ),
+            # rule B's baseline: of back pain, whatever the target
+            func.max(case((ranked.c.rule_b, ranked.c.score))).label("back_base"),
         )
         .where(ranked.c.r == 1)
         .group_by(ranked.c.ekey)
@@ -170,9 +185,9 @@ def _rule_b(scope: Scope, pairs: Any, base: Any) -> tuple[Any, Any]:
     """The first worsening after improvement (rule B) and the last back-pain score, per
     episode, each with its clinical day."""
     d, defs = scope.d, scope.defs
-    # rule B: after the first improved score, the first score s with
-    # s - (lowest since that improvement) >= worsening points, or s >= baseline
-    b = base.c.pain_base
+    # rule B: after the first improved back-pain score, the first back-pain score s with
+    # s - (lowest since that improvement) >= worsening points, or s >= the back-pain baseline
+    b = base.c.back_base
     inep = (
         select(
             pairs.c.ekey,
@@ -186,7 +201,7 @@ def _rule_b(scope: Scope, pairs: Any, base: Any) -> tuple[Any, Any]:
             .label("rn"),
         )
         .join_from(pairs, base, base.c.ekey == pairs.c.ekey)
-        .where(pairs.c.kind == "pain", pairs.c.at_us > pairs.c.t0_us, b.is_not(None))
+        .where(pairs.c.rule_b, pairs.c.at_us > pairs.c.t0_us, b.is_not(None))
         .cte("inep")
     )
     armed = (

@@ -111,8 +111,9 @@ async def outcomes(session: SessionDep, principal: StatsRead, cohort: CohortDep)
 @router.get(
     "/pain-trajectory",
     response_model=TrajectoryRead,
-    summary="Mean back pain per day or week since t0, with its 95 % CI",
-    description="Back-pain scores inside each episode, averaged per episode and bucket, then "
+    summary="Mean pain (each episode's target site) per day or week since t0, with its 95 % CI",
+    description="The pain scores of the site each episode targets (back or leg) inside the "
+    "episode, averaged per episode and bucket, then "
     "across episodes (n: episodes)." + SUPPRESSION,
     responses=problem_responses(422),
 )

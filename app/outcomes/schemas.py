@@ -70,6 +70,9 @@ class PainPoint(BaseModel):
 
 
 class Pain(BaseModel):
+    """Each episode's pain is that of the site its procedure targets (back by default, or
+    leg): its baseline, time points and clinical success."""
+
     baseline: Distribution
     baseline_missing: Rate
     clinical_success_2w: Rate = Field(description="Improved at the score nearest day 14.")
@@ -184,8 +187,8 @@ class OutcomeStats(BaseModel):
     function_odi: Scored = Field(description="Oswestry Disability Index, 0-100.")
     complications: Complications
     recurrence: KaplanMeier = Field(
-        description="Time to the first rule-B worsening, for episodes that could recur (a "
-        "baseline and an improved score); censored "
+        description="Time to the first rule-B worsening of back pain, for episodes that could "
+        "recur (a back-pain baseline and an improved back-pain score); censored "
         "at the last back-pain score (death and a new episode end observation)."
     )
     survival: KaplanMeier = Field(

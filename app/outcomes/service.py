@@ -159,7 +159,8 @@ async def pain_trajectory(
     max_day: int,
     now: datetime | None = None,
 ) -> schemas.TrajectoryRead:
-    """Mean back pain per day (or week) since t0 with its 95 % CI (t distribution)."""
+    """Mean pain of each episode's target site per day (or week) since t0 with its 95 % CI
+    (t distribution)."""
     _check(cohort)
     settings = get_settings()
     now = now or datetime.now(UTC)

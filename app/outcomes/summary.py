@@ -1,5 +1,5 @@
-"""The per-episode summary (outcome_episodes, and the back-pain scores of each episode the
-trajectory averages, outcome_pain_scores), derived in SQL and kept current.
+"""The per-episode summary (outcome_episodes, and the target-site pain scores of each episode
+the trajectory averages, outcome_pain_scores), derived in SQL and kept current.
 
 Every write to procedures, levels_treated, complications, follow_up_events or patients appends
 the patient to `outcome_dirty` through a database trigger, in the writer's transaction (see the
@@ -12,8 +12,9 @@ worsening after an improvement):
 - episode: a procedure, or a staged series (same series_id); first_at = its first session,
   t0 = its last; it ends at the first later procedure (any kind) of the patient on one of its
   levels;
-- baseline: the latest back-pain score in [first_at - window, first_at); ties: the last id;
-- time point d: the back-pain (performance, ODI) score nearest t0 + d within +/- the window,
+- baseline: the latest score of the site the episode targets (its first session's
+  target_pain_site: back or leg) in [first_at - window, first_at); ties: the last id;
+- time point d: the target-site pain (performance, ODI) score nearest t0 + d within +/- the window,
   strictly after t0 and before the episode ends; ties: the earlier, then the smaller id;
 - analgesia at a time point: for each drug, its latest medication record before the instant
   (the first session for the baseline, t0 + d + 1 days otherwise); a `stopped` record ends
@@ -35,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.clinical.definitions import TIME_POINTS, Definitions
 from app.clinical.dialect import DAY_US, Dialect
-from app.clinical.predicates import back_pain_score, improved, reduced, time_point_window_end
+from app.clinical.predicates import improved, pain_score_at, reduced, time_point_window_end
 from app.models import FollowUpEvent, OutcomeDirty, OutcomeEpisode, OutcomeMeta, Patient
 from app.models.outcome import OutcomePainScore
 from app.outcomes.definitions import (
@@ -82,6 +83,7 @@ def episodes_insert(scope: Scope) -> Any:
         "patient_id": ep.c.patient_id,
         "kind": ep.c.kind,
         "indication": ep.c.indication,
+        "target_pain_site": ep.c.target_pain_site,
         "staged": ep.c.staged == 1,
         "first_at": ep.c.first_at,
         "t0": ep.c.t0,
@@ -133,14 +135,14 @@ def episodes_insert(scope: Scope) -> Any:
             or_(ep.c.death_us.is_(None), closes < ep.c.death_us),
         )
     values["recurrence_day"] = case(
-        (base.c.pain_base.is_(None), None),
+        (base.c.back_base.is_(None), None),
         (func.coalesce(last_pain.c.armed, 0) == 0, None),
         (recurrence.c.rec_us.is_not(None), recurrence.c.rec_day - t0_day),
         (last_pain.c.last_us.is_not(None), last_pain.c.last_day - t0_day),
         else_=0,
     )
     values["recurrence_event"] = and_(
-        base.c.pain_base.is_not(None), recurrence.c.rec_us.is_not(None)
+        base.c.back_base.is_not(None), recurrence.c.rec_us.is_not(None)
     )
     values["survival_event"] = died
     values["survival_day"] = case(
@@ -163,8 +165,9 @@ def episodes_insert(scope: Scope) -> Any:
 
 
 def pain_scores_insert(scope: Scope) -> Any:
-    """The back-pain scores after t0 and inside each episode (read from the episodes just
-    written), with their whole days since t0: what the pain trajectory averages."""
+    """The scores of each episode's target pain site after t0 and inside the episode (read
+    from the episodes just written), with their whole days since t0: what the pain
+    trajectory averages."""
     ep, fe = OutcomeEpisode.__table__, FollowUpEvent.__table__
     day = (scope.d.epoch_us(fe.c.occurred_at) - ep.c.t0_us) // big(DAY_US)
     query = (
@@ -174,7 +177,7 @@ def pain_scores_insert(scope: Scope) -> Any:
             fe,
             and_(
                 fe.c.patient_id == ep.c.patient_id,
-                back_pain_score(fe.c.kind, fe.c.site, fe.c.score),
+                pain_score_at(fe.c.kind, fe.c.site, fe.c.score, ep.c.target_pain_site),
                 fe.c.occurred_at > ep.c.t0,
                 or_(ep.c.ended_at.is_(None), fe.c.occurred_at < ep.c.ended_at),
             ),

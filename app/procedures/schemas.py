@@ -14,6 +14,7 @@ from app.clinical.enums import (
     Indication,
     Leakage,
     ProcedureKind,
+    TargetPainSite,
 )
 from app.clinical.levels import LEVEL_REGION, SNOMED_VERTEBRA, Region
 from app.common.schemas import InputModel, PastDate, PastDatetime, ReadModel
@@ -92,6 +93,13 @@ class ProcedureDetails(InputModel):
 
     kind: ProcedureKind
     indication: Indication | None = None
+    target_pain_site: TargetPainSite = Field(
+        TargetPainSite.back,
+        description="The pain the procedure is done for: back (axial, the default) or leg "
+        "(radicular pain from the treated level). Its episode's baseline, day-14 check (rule A), "
+        "trajectory and outcome figures use scores of this site; the worsening rule (B) "
+        "always reads back pain.",
+    )
     anesthesia: Anesthesia | None = None
     guidance: Guidance | None = None
     operator: str | None = Field(None, max_length=120)
@@ -190,6 +198,7 @@ class ProcedureUpdate(InputModel):
     kind: ProcedureKind | None = None
     performed_at: PastDatetime | None = None
     indication: Indication | None = None
+    target_pain_site: TargetPainSite | None = None
     anesthesia: Anesthesia | None = None
     guidance: Guidance | None = None
     operator: str | None = Field(None, max_length=120)
@@ -226,6 +235,7 @@ class ProcedureRead(ReadModel):
     stage_number: int | None
     planned_sessions: int | None
     indication: Indication | None
+    target_pain_site: TargetPainSite
     anesthesia: Anesthesia | None
     guidance: Guidance | None
     operator: str | None

@@ -62,7 +62,8 @@ async def load_histories(
     rows = await session.execute(
         select(
             Procedure.patient_id, Procedure.id, Procedure.performed_at, Procedure.kind,
-            Procedure.series_id, LevelTreated.level, Patient.death_date,
+            Procedure.series_id, Procedure.target_pain_site, LevelTreated.level,
+            Patient.death_date,
         )
         .join(Patient, Patient.id == Procedure.patient_id)
         .outerjoin(LevelTreated, LevelTreated.procedure_id == Procedure.id)
@@ -71,8 +72,8 @@ async def load_histories(
     facts: dict[uuid.UUID, dict[uuid.UUID, tuple[Any, ...]]] = {}
     levels: dict[uuid.UUID, set[str]] = {}
     died: dict[uuid.UUID, Any] = {}
-    for patient_id, procedure_id, performed_at, kind, series_id, level, death in rows:
-        facts.setdefault(patient_id, {})[procedure_id] = (performed_at, kind, series_id)
+    for patient_id, procedure_id, performed_at, kind, series_id, target, level, death in rows:
+        facts.setdefault(patient_id, {})[procedure_id] = (performed_at, kind, series_id, target)
         died[patient_id] = death
         if level is not None:
             levels.setdefault(procedure_id, set()).add(level)
@@ -94,8 +95,8 @@ async def load_histories(
         patient_id: History(
             died.get(patient_id),
             [
-                ProcedureFact(pid, at, kind, frozenset(levels.get(pid, ())), series_id)
-                for pid, (at, kind, series_id) in procedures.items()
+                ProcedureFact(pid, at, kind, frozenset(levels.get(pid, ())), series_id, target)
+                for pid, (at, kind, series_id, target) in procedures.items()
             ],
             scores[patient_id],
         )

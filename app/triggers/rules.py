@@ -3,7 +3,7 @@
 Episodes, baseline, "improved" and "worsened" come from `app.clinical`. This module adds:
 
 - Rule A, the day-14 check (`day14`): due at t0 + 14 d, for augmentation episodes whose baseline
-  B >= 2. No improved back-pain score in (t0, t0 + 14 d] and at least one score in
+  B >= 2. No improved score in (t0, t0 + 14 d] and at least one score in
   [t0 + 7 d, t0 + 14 d] -> "no_improvement"; no score in that window either -> the distinct
   "follow_up_overdue" alert. No baseline -> "baseline_missing" (a flag, never a trigger).
   An episode ended (a later procedure on one of its levels) on or before its due time, or a
@@ -16,7 +16,10 @@ Episodes, baseline, "improved" and "worsened" come from `app.clinical`. This mod
   improved score that armed it, so late data that moves its first worsened score does not
   make it a new one.
 
-Scores are judged by when they were taken (occurred_at). Only back-pain scores count.
+Scores are judged by when they were taken (occurred_at). Rule A reads the scores of the site
+the episode's procedure targets (back by default, or leg), its baseline included; rule B reads
+back-pain scores against a back-pain baseline (the same scores for a back-targeted episode).
+Other sites fire nothing.
 The set-based sweep (`app.triggers.sweep`) computes rule A in SQL with the same definitions;
 the tests hold the two to each other.
 """
@@ -29,9 +32,17 @@ from enum import StrEnum
 
 from app.clinical.days import clinical_date
 from app.clinical.definitions import Definitions
-from app.clinical.enums import TriggerRule
+from app.clinical.enums import PainSite, TriggerRule
 from app.clinical.episodes import Episode, ProcedureFact, build_episodes
-from app.clinical.pain import PainFact, back_pain, baseline, is_improved, is_worsened
+from app.clinical.pain import (
+    PainFact,
+    back_pain,
+    baseline,
+    in_time_order,
+    is_improved,
+    is_worsened,
+    target_pain,
+)
 
 
 class Day14Outcome(StrEnum):
@@ -51,7 +62,7 @@ FIRING_OUTCOMES = frozenset({Day14Outcome.no_improvement, Day14Outcome.follow_up
 
 class EvidenceRole(StrEnum):
     baseline = "baseline"
-    score = "score"  # a back-pain score of the day-14 window (t0, t0 + 14 d]
+    score = "score"  # a target-site score of the day-14 window (t0, t0 + 14 d]
     improvement = "improvement"  # rule B: the improved score that armed it
     lowest = "lowest"  # rule B: the lowest score since that improvement
     worsening = "worsening"  # rule B: the score that fired it
@@ -119,7 +130,7 @@ def day14(
         return result(Day14Outcome.baseline_missing)
     if base.score < r.min_baseline:
         return result(Day14Outcome.baseline_below_threshold)
-    after = [s for s in back_pain(scores) if episode.t0 < s.occurred_at <= due]
+    after = [s for s in target_pain(episode, scores) if episode.t0 < s.occurred_at <= due]
     if any(is_improved(base.score, s.score, r) for s in after):
         return result(Day14Outcome.improved)
     window_start = episode.t0 + timedelta(days=r.window_start_day)
@@ -134,8 +145,9 @@ def day14(
 
 
 def worsenings(episode: Episode, scores: Sequence[PainFact], r: Definitions) -> list[Fired]:
-    """Rule B over the episode's back-pain scores, in the order they were taken."""
-    base = baseline(episode, scores, r)
+    """Rule B over the episode's back-pain scores, in the order they were taken, against its
+    back-pain baseline (whatever site the episode targets)."""
+    base = baseline(episode, scores, r, PainSite.back)
     if base is None:
         return []
     fired: list[Fired] = []
@@ -197,7 +209,7 @@ def evaluate(
     r: Definitions,
 ) -> Evaluation:
     """Every trigger a patient's history calls for at `now`: a clinician's reading of it."""
-    scores = back_pain(scores)
+    scores = in_time_order(scores)
     episodes = build_episodes(procedures)
     checks: list[Day14] = []
     worse: list[Fired] = []

@@ -12,7 +12,8 @@ procedures, with no Python loop over them.
 2. `imaging_triggers` for the decisions that fire (no_improvement, follow_up_overdue); a decision
    is new only when its episode and t0 had none, so no earlier trigger shares its key
    (generation 0; later revisions are `evaluate_patients`').
-3. `imaging_trigger_evidence`: the baseline and the back-pain scores of (t0, t0 + 14 d].
+3. `imaging_trigger_evidence`: the baseline and the scores of (t0, t0 + 14 d], of the site
+   the episode's procedure targets (its first session's target_pain_site: back or leg).
 4. `outbox_messages`: imaging_trigger.opened for each subscription that wants it.
 
 Idempotent and safe to run from several processes at once: each decision and each trigger has a
@@ -22,8 +23,8 @@ sweep; later data revises it through `app.triggers.evaluation.evaluate_patients`
 
 The statement stays raw SQL for its shape (the EXCEPT anti-joins, the MATERIALIZED CTEs and
 INSERT leading the CTEs, each for a reason given where it is): the clinical definitions in it
-(back pain, augmentation, episode key, the baseline's window and order, improved, the end of
-an episode, the clinical date, the days added to a timestamp) are
+(the target site's pain scores, augmentation, episode key, the baseline's window and order,
+improved, the end of an episode, the clinical date, the days added to a timestamp) are
 the Core expressions of `app.clinical.predicates` and `app.clinical.dialect`, rendered into the
 text per dialect with the definitions' values inlined, so each is written once for the sweep
 and the statistics.
@@ -43,13 +44,13 @@ from app.clinical.definitions import Definitions
 from app.clinical.dialect import Dialect
 from app.clinical.enums import TriggerRule, TriggerStatus
 from app.clinical.predicates import (
-    back_pain_score,
     baseline_order,
     ends_episode,
     episode_key,
     improved,
     in_baseline_window,
     is_augmentation,
+    pain_score_at,
 )
 from app.common.sql import dialect_of, typed
 from app.models.base import new_id, utcnow
@@ -64,9 +65,17 @@ def col(name: str, type_: Any = String) -> ColumnClause[Any]:
     return literal_column(name, type_)
 
 
-def _back_pain(d: Dialect, alias: str) -> str:
+def _target_pain(d: Dialect, alias: str, target: str) -> str:
+    """A pain score of `alias` at the site the column `target` names (the episode's target)."""
     kind, site, score = col(f"{alias}.kind"), col(f"{alias}.site"), col(f"{alias}.score", Double)
-    return d.render(back_pain_score(kind, site, score))
+    return d.render(pain_score_at(kind, site, score, col(target)))
+
+
+# the episode's target pain site: its first session's (app.clinical.episodes.build_episodes)
+_EPISODE_TARGET = """COALESCE(
+        (SELECT f.target_pain_site FROM procedures f WHERE f.series_id = {key}
+         ORDER BY f.performed_at, f.id LIMIT 1),
+        (SELECT f.target_pain_site FROM procedures f WHERE f.id = {key}))"""
 
 
 @dataclass(frozen=True)
@@ -85,7 +94,7 @@ def _decisions_sql(d: Dialect, r: Definitions) -> str:
     # procedure (41 of 53 s at 100k procedures on the development machine).
     augmentation_q = d.render(is_augmentation(col("q.kind")))
     augmentation_first = d.render(is_augmentation(col("st.first_kind")))
-    back_pain = _back_pain(d, "e")
+    pain_u, pain_b = _target_pain(d, "e", "u.target"), _target_pain(d, "e", "b.target")
     own_session = episode_key(col("pe.series_id"), col("pe.id")) == col("b.ekey")
     episode_levels = f"""lq.level IN (
                           SELECT le.level FROM procedures pe
@@ -118,7 +127,7 @@ def _decisions_sql(d: Dialect, r: Definitions) -> str:
     ),
     singles AS MATERIALIZED (
         SELECT p.id AS ekey, p.id AS t0_id, p.patient_id, p.performed_at AS first_at,
-               p.performed_at AS t0
+               p.performed_at AS t0, p.target_pain_site AS target
         FROM undecided u JOIN procedures p ON p.id = u.id
     ),
     staged AS (
@@ -146,7 +155,9 @@ def _decisions_sql(d: Dialect, r: Definitions) -> str:
         SELECT u.ekey, u.t0_id, p.patient_id,
                (SELECT MIN(f.performed_at) FROM procedures f WHERE f.series_id = u.ekey)
                    AS first_at,
-               p.performed_at AS t0
+               p.performed_at AS t0,
+               (SELECT f.target_pain_site FROM procedures f WHERE f.series_id = u.ekey
+                ORDER BY f.performed_at, f.id LIMIT 1) AS target
         FROM series_undecided u JOIN procedures p ON p.id = u.t0_id
     ),
     due AS (
@@ -158,7 +169,7 @@ def _decisions_sql(d: Dialect, r: Definitions) -> str:
     based AS MATERIALIZED (
         SELECT u.*,
                (SELECT e.id FROM follow_up_events e
-                WHERE e.patient_id = u.patient_id AND {back_pain} AND {in_baseline}
+                WHERE e.patient_id = u.patient_id AND {pain_u} AND {in_baseline}
                 ORDER BY {latest_first} LIMIT 1) AS base_id
         FROM due u
     ),
@@ -171,11 +182,11 @@ def _decisions_sql(d: Dialect, r: Definitions) -> str:
                     WHERE q.patient_id = b.patient_id AND q.performed_at <= b.due_at
                       AND {d.render(ends)}) AS ended,
             EXISTS (SELECT 1 FROM follow_up_events e
-                    WHERE e.patient_id = b.patient_id AND {back_pain}
+                    WHERE e.patient_id = b.patient_id AND {pain_b}
                       AND e.occurred_at > b.t0 AND e.occurred_at <= b.due_at
                       AND {d.render(is_improved)}) AS improved,
             EXISTS (SELECT 1 FROM follow_up_events e
-                    WHERE e.patient_id = b.patient_id AND {back_pain}
+                    WHERE e.patient_id = b.patient_id AND {pain_b}
                       AND e.occurred_at >= b.window_at AND e.occurred_at <= b.due_at) AS seen
         FROM based b LEFT JOIN follow_up_events be ON be.id = b.base_id
     )
@@ -220,10 +231,13 @@ def _evidence_sql(d: Dialect) -> str:
     WHERE t.batch_id = :batch AND t.rule <> '{TriggerRule.worsening}'
     UNION ALL
     SELECT t.id, e.id, '{EvidenceRole.score}', e.score, e.occurred_at
-    FROM imaging_triggers t
+    FROM (SELECT t.id, t.patient_id, t.t0, t.due_at,
+                 {_EPISODE_TARGET.format(key="t.episode_key")} AS target
+          FROM imaging_triggers t
+          WHERE t.batch_id = :batch AND t.rule <> '{TriggerRule.worsening}') AS t
     JOIN follow_up_events e
       ON e.patient_id = t.patient_id AND e.occurred_at > t.t0 AND e.occurred_at <= t.due_at
-    WHERE t.batch_id = :batch AND t.rule <> '{TriggerRule.worsening}' AND {_back_pain(d, "e")}
+    WHERE {_target_pain(d, "e", "t.target")}
     """
 
 

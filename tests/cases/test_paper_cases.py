@@ -99,7 +99,17 @@ async def test_case_2_l3_three_times_with_cryoablation_and_radiotherapy(
     assert [e["ended_by"] for e in episodes[:-1]] == [p["id"] for p in case["procedures"][1:]]
     assert episodes[-1]["ended_at"] is None
     assert pain(case) == [("2015-09-08", 0)]  # pain-free before the first vertebroplasty
-    assert len(pain(case, "leg")) == 7  # the right-leg pain episodes, radicular
+    assert len(pain(case, "leg")) == 9  # the right-leg pain episodes, radicular
+    # the second and third vertebroplasty were done for that leg pain: their baseline and
+    # day-14 score are of leg pain (5/10 to 2/10, 8/10 to 3/10: chosen values)
+    first, second, third = (e for e in episodes if e["kind"] == "vertebroplasty")
+    assert [e["target_pain_site"] for e in (first, second, third)] == ["back", "leg", "leg"]
+    assert [(e["baseline"], e["trajectory"][1]["score"]) for e in (first, second, third)] == [
+        (0, None),
+        (5, 2),
+        (8, 3),
+    ]
+    assert [e["baseline_missing"] for e in (second, third)] == [False, False]
     cryo = case["procedures"][2]
     assert [c["kind"] for c in cryo["complications"]] == ["pain_flare"]
     born = date.fromisoformat(case["patient"]["birth_date"])

@@ -17,8 +17,9 @@ KINDS = ["vertebroplasty", "vertebroplasty", "kyphoplasty", "cryoablation", "rad
 def random_history(
     rnd: random.Random, t0: datetime = T0, hours: int = 5
 ) -> tuple[list[ProcedureFact], list[PainFact], date | None]:
-    """1-3 procedures from t0 (some staged) at up to `hours` past the hour of t0, up to 9
-    scores (some of leg pain, some on a window's edge), sometimes a date of death."""
+    """1-3 procedures from t0 (some staged, some for leg pain) at up to `hours` past the hour
+    of t0, up to 9 scores (back, leg or other pain, some on a window's edge), sometimes a date
+    of death."""
     procedures = []
     series = uuid.uuid4() if rnd.random() < 0.3 else None
     for i in range(rnd.randint(1, 3)):
@@ -31,13 +32,14 @@ def random_history(
                 rnd.choice(KINDS) if series is None or i > 1 else "vertebroplasty",
                 frozenset(rnd.sample(["L1", "L2", "L3"], rnd.randint(1, 2))),
                 series if i < 2 else None,
+                rnd.choice(["back", "back", "leg"]),
             )
         )
     scores = [
         PainFact(
             t0 + timedelta(days=rnd.uniform(-35, 80)),
             float(rnd.randint(0, 10)) if rnd.random() < 0.8 else rnd.choice([2.1, 3.3, 6.5]),
-            rnd.choice(["back", "back", "back", "leg"]),
+            rnd.choice(["back", "back", "leg", "leg", "other"]),
             uuid.uuid4(),
         )
         for _ in range(rnd.randint(0, 8))
@@ -45,7 +47,8 @@ def random_history(
     # a score exactly on a boundary, sometimes
     if rnd.random() < 0.4:
         edge = rnd.choice([0, 7, 14, -30])
-        scores.append(PainFact(t0 + timedelta(days=edge), 5.0, "back", uuid.uuid4()))
+        site = rnd.choice(["back", "leg"])
+        scores.append(PainFact(t0 + timedelta(days=edge), 5.0, site, uuid.uuid4()))
     died = (t0 + timedelta(days=rnd.randint(5, 60))).date() if rnd.random() < 0.15 else None
     return procedures, scores, died
 
@@ -69,6 +72,7 @@ async def store(
                     performed_at=p.performed_at,
                     series_id=p.series_id,
                     stage_number=stage if p.series_id else None,
+                    target_pain_site=p.target_site,
                     levels=[LevelTreated(level=lv, position=LEVEL_POSITION[lv]) for lv in p.levels],
                 )
             )

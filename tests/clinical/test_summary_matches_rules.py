@@ -78,6 +78,11 @@ async def test_every_episode_as_the_pure_definitions_have_it(zone: str) -> None:
         rows = {r.episode_key: r for r in (await conn.execute(select(OutcomeEpisode))).all()}
     reference = episodes_of(registry(), defs)
     assert len(rows) == len(reference) > 120
+    # episodes for leg pain are among them: their figures read leg pain, their recurrence back
+    legs = [ep for ep in reference if ep.episode.target_site == "leg"]
+    assert [rows[ep.episode.key].target_pain_site for ep in legs] == ["leg"] * len(legs)
+    assert any(ep["pain_base"] is not None for ep in legs)
+    assert any(ep["rec"] is not None and ep["rec"][1] for ep in legs)
     differences = []
     for ep in reference:
         want = rounded(expected(ep, defs))

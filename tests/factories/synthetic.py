@@ -219,6 +219,9 @@ class _Patient:
             (("pain_palliation", 75), ("local_tumour_control", 14),
              ("fracture_stabilisation", 8), (None, 3)),
         )  # fmt: skip
+        # about one augmentation episode in seven treats leg (radicular) pain; decided by the
+        # date, not the generator, so the registry's other draws stay as they were
+        target = "leg" if kind in AUGMENTATION_KINDS and start.toordinal() % 7 == 0 else "back"
         at = t0 = start
         ids: list[uuid.UUID] = []
         all_levels: list[str] = []
@@ -226,12 +229,13 @@ class _Patient:
             count = _pick(rng, ((1, 45), (2, 30), (3, 15), (4, 10)))
             chosen = self._levels(count, repeat and stage == 0)
             pid = self.procedure(at, kind, indication, chosen, series_id, stage + 1, staged)
+            self.out.procedures[-1]["target_pain_site"] = target
             ids.append(pid)
             all_levels += chosen
             t0 = at
             at = at + timedelta(days=rng.randint(5, 10), minutes=rng.choice((0, 30)))
         self.treated += [lv for lv in all_levels if lv not in self.treated]
-        self.follow_up(start, t0, ids[-1], augmentation=kind in AUGMENTATION_KINDS)
+        self.follow_up(start, t0, ids[-1], kind in AUGMENTATION_KINDS, target)
         if kind in AUGMENTATION_KINDS and rng.random() < 0.1:
             self.trigger(series_id or ids[0], ids[-1], t0)
         return t0
@@ -329,18 +333,28 @@ class _Patient:
         else:
             self.event("pain", at, pid, scale="nrs11", value=score, score=float(score), site=site)
 
-    def follow_up(self, first: datetime, t0: datetime, pid: uuid.UUID, augmentation: bool) -> None:
+    def follow_up(
+        self, first: datetime, t0: datetime, pid: uuid.UUID, augmentation: bool, target: str
+    ) -> None:
+        """Scores of the target site; a leg-targeted episode's back pain too (one point above,
+        three hours later: rule B's own baseline and worsening)."""
         rng = self.rng
+
+        def pain(at: datetime, score: float, pid: uuid.UUID | None) -> None:
+            self.pain(at, score, pid, target)
+            if target == "leg":
+                self.pain(at + timedelta(hours=3), score + 1, pid, "back")
+
         base = rng.randint(4, 10)
         r = rng.random()
         if r < 0.82:
-            self.pain(first - timedelta(days=rng.uniform(0.05, 29)), base, None)
+            pain(first - timedelta(days=rng.uniform(0.05, 29)), base, None)
             if rng.random() < 0.15:  # an older one too: the latest counts
-                self.pain(first - timedelta(days=rng.uniform(20, 29.9)), base - 2, None)
+                pain(first - timedelta(days=rng.uniform(20, 29.9)), base - 2, None)
         elif r < 0.85:
-            self.pain(first - timedelta(days=30), base, None)  # on the window's edge
+            pain(first - timedelta(days=30), base, None)  # on the window's edge
         elif r < 0.9:
-            self.pain(first - timedelta(days=rng.uniform(31, 60)), base, None)  # too old
+            pain(first - timedelta(days=rng.uniform(31, 60)), base, None)  # too old
         improver = rng.random() < 0.78 if augmentation else rng.random() < 0.5
         floor = base * rng.uniform(0.0, 0.55)
         recurs = improver and rng.random() < 0.2
@@ -360,13 +374,14 @@ class _Patient:
                     score = base + rng.choice((0, 1))
             else:
                 score = base + rng.choice((-1, 0, 0, 1))
-            self.pain(t0 + timedelta(days=offset), score, pid)
+            pain(t0 + timedelta(days=offset), score, pid)
             if width and edge > 0.97:  # a second score equidistant on the other side
                 twin = 2 * day - offset
                 if twin > 0:
-                    self.pain(t0 + timedelta(days=twin), score + 1, pid)
-        if rng.random() < 0.15:
-            self.pain(t0 + timedelta(days=rng.uniform(2, 60)), rng.randint(2, 9), pid, "leg")
+                    pain(t0 + timedelta(days=twin), score + 1, pid)
+        if rng.random() < 0.15:  # pain of another site, which the episode's figures ignore
+            other = "back" if target == "leg" else "leg"
+            self.pain(t0 + timedelta(days=rng.uniform(2, 60)), rng.randint(2, 9), pid, other)
         self.scored(first, t0, pid, improver)
         self.medications(first, t0, pid, improver)
 

@@ -10,12 +10,13 @@ import statistics
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from app.clinical.days import clinical_date, day_start, days_since
 from app.clinical.definitions import TIME_POINTS, Definitions
+from app.clinical.enums import PainSite
 from app.clinical.episodes import Episode, ProcedureFact, build_episodes
 from app.clinical.levels import region_of
 from app.clinical.pain import PainFact, back_pain, baseline, is_improved, nearest
@@ -160,6 +161,7 @@ def episodes_of(registry: Registry, defs: Definitions) -> list[Ep]:
                 p["kind"],
                 frozenset(lv["level"] for lv in levels[p["id"]]),
                 p["series_id"],
+                p.get("target_pain_site") or "back",
             )
             for p in mine
         )
@@ -169,7 +171,13 @@ def episodes_of(registry: Registry, defs: Definitions) -> list[Ep]:
                 {**lv, "repeat": lv["id"] in repeated} for s in sessions for lv in levels[s["id"]]
             ]
             v: dict[str, Any] = {}
-            for name, scored in (("pain", pains), ("ps", ps), ("odi", odi)):
+            # performance and ODI scores have no site: read them as the episode's own
+            own = episode.target_site
+            for name, scored in (
+                ("pain", pains),
+                ("ps", [replace(f, site=own) for f in ps]),
+                ("odi", [replace(f, site=own) for f in odi]),
+            ):
                 base = baseline(episode, scored, defs)
                 v[f"{name}_base"] = base.score if base else None
                 for day, width in TIME_POINTS.items():
@@ -193,9 +201,11 @@ def episodes_of(registry: Registry, defs: Definitions) -> list[Ep]:
                 v[f"window_d{day}"] = (episode.ended_at is None or closes < episode.ended_at) and (
                     death is None or closes < day_start(death, zone)
                 )
+            # recurrence is rule B's: back pain against the back-pain baseline
+            back_base = baseline(episode, pains, defs, PainSite.back)
             inside = [s for s in back_pain(pains) if episode.contains(s.occurred_at)]
-            if v["pain_base"] is None or not any(
-                is_improved(v["pain_base"], s.score, defs) for s in inside
+            if back_base is None or not any(
+                is_improved(back_base.score, s.score, defs) for s in inside
             ):
                 v["rec"] = None  # no baseline, or never improved: not at risk of recurrence
             else:

@@ -10,7 +10,7 @@ import pytest
 from httpx import AsyncClient
 
 from app.clinical.levels import region_of
-from app.clinical.pain import PainFact, back_pain, is_improved
+from app.clinical.pain import PainFact, is_improved, target_pain
 from app.db import get_engine
 from app.outcomes.cohort import Cohort
 from app.outcomes.trajectory import t_quantile_975
@@ -21,7 +21,8 @@ from tests.outcomes.test_brute_force import definitions, differences, reference,
 
 
 def _per_bucket(eps: list[Ep], unit: int, max_day: int) -> dict[int, list[tuple[Any, float]]]:
-    """Each bucket's episodes: (the patient, the episode's mean back pain in the bucket)."""
+    """Each bucket's episodes: (the patient, the episode's mean pain of its target site in
+    the bucket)."""
     pains: dict[Any, list[PainFact]] = defaultdict(list)
     for row in registry().events:
         if row["kind"] == "pain" and row["score"] is not None:
@@ -32,7 +33,7 @@ def _per_bucket(eps: list[Ep], unit: int, max_day: int) -> dict[int, list[tuple[
     for ep in eps:
         e = ep.episode
         mine: dict[int, list[float]] = defaultdict(list)
-        for s in back_pain(pains[ep.patient["id"]]):
+        for s in target_pain(e, pains[ep.patient["id"]]):
             since = s.occurred_at - e.t0
             if e.contains(s.occurred_at) and since < timedelta(days=max_day + 1):
                 mine[since // timedelta(days=unit)].append(s.score)

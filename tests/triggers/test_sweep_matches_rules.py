@@ -11,6 +11,8 @@ from httpx import AsyncClient
 from sqlalchemy import select
 
 from app.clinical.days import clinical_date
+from app.clinical.episodes import ProcedureFact
+from app.clinical.pain import PainFact
 from app.db import get_sessionmaker
 from app.models import Day14Check
 from app.patients.service import find_by_identifier
@@ -34,23 +36,56 @@ async def _decisions() -> dict[uuid.UUID, dict[uuid.UUID, str]]:
     return found
 
 
+History = tuple[list[ProcedureFact], list[PainFact], None]
+
+
+def _site_histories() -> list[tuple[str, History]]:
+    """For each target site, histories where reading the other site's scores would decide
+    otherwise: its own scores say no improvement (or improved, or no score in the window),
+    the other site's say the opposite."""
+    t0 = datetime(2021, 3, 1, 9, tzinfo=UTC)
+    out: list[tuple[str, History]] = []
+    for site, other in (("back", "leg"), ("leg", "back")):
+        cases = {
+            "no_improvement": [(-2, site, 8), (-1, other, 8), (9, other, 2), (10, site, 8)],
+            "improved": [(-2, site, 8), (-1, other, 8), (9, other, 8), (10, site, 3)],
+            "follow_up_overdue": [(-2, site, 8), (-1, other, 8), (10, other, 8), (3, site, 8)],
+            "baseline_missing": [(-2, other, 8), (10, site, 8)],
+        }
+        for outcome, scores in cases.items():
+            procedure = ProcedureFact(
+                uuid.uuid4(), t0, "vertebroplasty", frozenset({"T9"}), None, site
+            )
+            facts = [
+                PainFact(t0 + timedelta(days=day), float(v), where, uuid.uuid4())
+                for day, where, v in scores
+            ]
+            out.append((outcome, ([procedure], facts, None)))
+    return out
+
+
 async def test_the_sweep_decides_as_the_pure_rules_do() -> None:
     rnd = random.Random(20191115)
     expected: dict[uuid.UUID, dict[uuid.UUID, str]] = {}
-    for _ in range(60):
-        procedures, scores, died = random_history(rnd)
+    by_site: dict[str, set[str]] = {"back": set(), "leg": set()}
+    wanted = {"improved", "no_improvement", "follow_up_overdue", "baseline_missing"}
+    designed = _site_histories()
+    for outcome, (procedures, scores, died) in designed:
+        (check,) = rules.evaluate(procedures, scores, died, NOW, trigger_rules()).day14
+        assert check.outcome == outcome, (procedures[0].target_site, scores)
+    histories = [*(h for _, h in designed), *(random_history(rnd) for _ in range(60))]
+    for procedures, scores, died in histories:
         patient = await store(procedures, scores, died)
         evaluation = rules.evaluate(procedures, scores, died, NOW, trigger_rules())
         expected[patient] = {d.episode.key: d.outcome.value for d in evaluation.day14}
+        for d in evaluation.day14:
+            by_site[d.episode.target_site].add(d.outcome.value)
     await sweep(NOW)
     found = await _decisions()
     assert {p: found.get(p, {}) for p in expected} == expected
-    assert {o for per in expected.values() for o in per.values()} >= {
-        "improved",
-        "no_improvement",
-        "follow_up_overdue",
-        "baseline_missing",
-    }
+    # both target sites, each through every branch that reads its scores
+    for outcomes in by_site.values():
+        assert outcomes >= wanted
 
 
 async def test_the_sweep_judges_a_death_by_the_clinical_day_across_clock_changes() -> None:
@@ -98,7 +133,8 @@ async def test_the_papers_cases(client: AsyncClient) -> None:
     assert found == {
         # baseline 7, day 7: 5 (improved), then 0; back pain 6 seven months later
         "paper-case-1": [("worsening", "open", "2019-08-15T10:00:00Z", ["T7", "T12"])],
-        # L3 three times: baseline 0 the first time; leg pain only afterwards
+        # L3 three times: baseline 0 the first time (back); then for leg pain, improved by
+        # day 14 both times; leg pain never fires rule B (back pain)
         "paper-case-2": [],
         # staged series: t0 = the second session (04-30); nothing scored by day 14
         "paper-case-3": [
@@ -119,6 +155,6 @@ async def test_the_papers_cases(client: AsyncClient) -> None:
     case = (await client.get(f"/api/v1/cases/{case2.id}")).json()
     assert [c["outcome"] for c in case["day14_checks"]] == [
         "baseline_below_threshold",
-        "baseline_missing",
-        "baseline_missing",
+        "improved",
+        "improved",
     ]

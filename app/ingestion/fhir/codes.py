@@ -17,6 +17,10 @@ NCIT: Final = "http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl"
 UCUM: Final = "http://unitsofmeasure.org"
 URI_SYSTEM: Final = "urn:ietf:rfc:3986"  # an identifier that is a URI (e.g. a fullUrl)
 FOLLOW_UP_SYSTEM: Final = "urn:vertebro:follow-up"
+# Procedure extension, valueCode back | leg: the pain the procedure is done for (absent: back).
+# No verified code exists for the two sites, so the registry's own names (app.clinical.enums
+# .TargetPainSite) in an extension of its own, never a guessed SNOMED reasonCode.
+TARGET_PAIN_SITE_EXTENSION: Final = "urn:vertebro:extension:target-pain-site"
 
 # (system, code) -> (follow-up kind, scale); scale None: from the unit (38208-5)
 OBSERVATION_CODES: dict[tuple[str, str], tuple[str, str | None]] = {

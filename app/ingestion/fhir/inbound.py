@@ -15,7 +15,7 @@ from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.procedure import Procedure
 from pydantic import BaseModel
 
-from app.clinical.enums import PainScale, PainSite, ProcedureKind
+from app.clinical.enums import PainScale, PainSite, ProcedureKind, TargetPainSite
 from app.clinical.levels import LEVEL_POSITION, VARIANT_LEVELS, normalise_level
 from app.ingestion.data import (
     DeathData,
@@ -30,6 +30,7 @@ from app.ingestion.fhir.codes import (
     OBSERVATION_CODES,
     PROCEDURE_CPT,
     SNOMED,
+    TARGET_PAIN_SITE_EXTENSION,
     UCUM,
     VERTEBRA_BY_SNOMED,
 )
@@ -163,6 +164,7 @@ def procedure(
         "procedure_ref": key[1],
         "kind": kind,
         "levels": [{"level": lv, "is_variant": lv in VARIANT_LEVELS} for lv in levels],
+        "target_pain_site": _target_pain_site(proc, where),
         "notes": note_text(proc.note),
     }
     data = data_model(ProcedureData, values, f"{where}.bodySite")
@@ -170,6 +172,24 @@ def procedure(
         Incoming(env.source, env.event_id, "procedure.performed", occurred, patient, data,
                  env.payload, key, senders_identifiers(proc, where))
     ]  # fmt: skip
+
+
+def _target_pain_site(proc: Procedure, where: str) -> TargetPainSite:
+    """The registry's extension (codes.TARGET_PAIN_SITE_EXTENSION); none: back pain."""
+    found = [
+        (i, ext)
+        for i, ext in enumerate(proc.extension or [])
+        if ext.url == TARGET_PAIN_SITE_EXTENSION
+    ]
+    if not found:
+        return TargetPainSite.back
+    i, ext = found[0]
+    field = f"{where}.extension[{i}].valueCode"
+    if len(found) > 1:
+        raise FhirError(422, "structure", "At most one target pain site.", field)
+    if ext.valueCode not in {site.value for site in TargetPainSite}:
+        raise FhirError(422, "code-invalid", "The target pain site is back or leg.", field)
+    return TargetPainSite(ext.valueCode)
 
 
 def _procedure_kind(proc: Procedure, where: str) -> ProcedureKind:

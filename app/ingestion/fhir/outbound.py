@@ -30,6 +30,7 @@ from app.ingestion.fhir.codes import (
     PROCEDURE_CPT_DISPLAY,
     SCALE_CODE,
     SNOMED,
+    TARGET_PAIN_SITE_EXTENSION,
     UCUM,
     cpt_for,
 )
@@ -101,6 +102,9 @@ def render_procedure(
     }
     if levels:
         resource["bodySite"] = [_body_site(level) for level in levels]
+    resource["extension"] = [
+        {"url": TARGET_PAIN_SITE_EXTENSION, "valueCode": procedure.target_pain_site}
+    ]
     if procedure.notes:
         resource["note"] = [{"text": procedure.notes}]
     return resource
