@@ -6,11 +6,11 @@ from fastapi import APIRouter, Query, Response
 from app.common.http import Cursor, IfMatch, Limit, expected_version, set_etag
 from app.common.pagination import Page
 from app.db import SessionDep
-from app.errors import problem_responses
-from app.http.guards import CasesRead, CasesWrite
+from app.errors import NotFound, problem_responses
+from app.http.guards import CasesRead, CasesWrite, EventsWrite
 from app.models import Patient
 from app.patients import service
-from app.patients.schemas import PatientCreate, PatientRead, PatientUpdate
+from app.patients.schemas import PatientCreate, PatientMatch, PatientRead, PatientUpdate
 
 router = APIRouter(prefix="/patients", tags=["patients"])
 
@@ -52,6 +52,26 @@ async def list_patients(
         limit=limit,
     )
     return Page(items=[PatientRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get(
+    "/by-identifier",
+    response_model=PatientMatch,
+    summary="Find a patient's registry id by an external identifier (an MRN)",
+    description="For integration engines (`events:write`): the registry id of the patient "
+    "holding exactly this identifier, and nothing else about them. 404 when nobody does.",
+    responses=problem_responses(404, 422),
+)
+async def find_patient(
+    principal: EventsWrite,
+    session: SessionDep,
+    system: Annotated[str, Query(min_length=1, max_length=200)],
+    value: Annotated[str, Query(min_length=1, max_length=200)],
+) -> PatientMatch:
+    patient = await service.find_by_identifier(session, system, value)
+    if patient is None:
+        raise NotFound("Patient with identifier", f"{system}|{value}")
+    return PatientMatch(id=patient.id, system=system, value=value)
 
 
 @router.get(

@@ -93,6 +93,14 @@ class PatientUpdate(InputModel):
     model_config = {"json_schema_extra": {"examples": [{"death_date": "2019-06-30"}]}}
 
 
+class PatientMatch(ReadModel):
+    """The registry id of the patient holding an identifier the caller already knows."""
+
+    id: uuid.UUID
+    system: str
+    value: str
+
+
 class PatientRead(ReadModel):
     id: uuid.UUID
     identifiers: list[IdentifierRead] = Field(
