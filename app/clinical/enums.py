@@ -215,6 +215,7 @@ class TriggerStatus(StrEnum):
     resolved = "resolved"
     dismissed = "dismissed"
     superseded = "superseded"  # closed by the system: later data proved it wrong
+    closed = "closed"  # closed by the system: the patient died (app.triggers.lifecycle)
 
 
 def sql_values(vocabulary: type[StrEnum]) -> str:

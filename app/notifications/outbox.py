@@ -21,6 +21,7 @@ class EventType(StrEnum):
     resolved = "imaging_trigger.resolved"
     dismissed = "imaging_trigger.dismissed"
     superseded = "imaging_trigger.superseded"
+    closed = "imaging_trigger.closed"
 
 
 def event_for(status: str) -> EventType:

@@ -53,6 +53,7 @@ from app.db import after_commit
 from app.models import FollowUpEvent, LevelTreated, Patient, Procedure, TriggerEvaluationMark
 from app.models.base import Base, new_id, utcnow
 from app.triggers.evaluation import Plan, apply_plans, evaluate_patients, plan_evaluations
+from app.triggers.lifecycle import close_for_death
 
 log = logging.getLogger(__name__)
 
@@ -231,6 +232,7 @@ async def evaluate_marked(
     plans = [p for p in await plan_evaluations(session, patients, now) if p.changes]
     if plans:
         await _apply(session, plans, now)
+    await close_for_death(session, patients, now)  # a death, or a trigger opened after it
     for start in range(0, len(mark_ids), ROUND_PATIENTS):
         chunk = mark_ids[start : start + ROUND_PATIENTS]
         await session.execute(delete(TriggerEvaluationMark).where(_marks.c.id.in_(chunk)))

@@ -15,6 +15,8 @@ procedures, with no Python loop over them.
 3. `imaging_trigger_evidence`: the baseline and the scores of (t0, t0 + 14 d], of the site
    the episode's procedure targets (its first session's target_pain_site: back or leg).
 4. `outbox_messages`: imaging_trigger.opened for each subscription that wants it.
+5. A trigger opened for a patient who has died since its due time is closed (`closed`,
+   patient_died), as a death closes every open trigger (app.triggers.lifecycle).
 
 Idempotent and safe to run from several processes at once: each decision and each trigger has a
 unique natural key and is inserted with ON CONFLICT DO NOTHING, and steps 2-4 only follow the
@@ -55,6 +57,8 @@ from app.clinical.predicates import (
 from app.common.sql import dialect_of, typed
 from app.models.base import new_id, utcnow
 from app.notifications.outbox import enqueue_batch
+from app.observability import metrics
+from app.triggers.lifecycle import close_batch_for_death
 from app.triggers.rules import Day14Outcome, EvidenceRole
 
 ANALYZE_AFTER = 5_000
@@ -266,6 +270,8 @@ async def sweep(
     )
     await session.execute(typed(_evidence_sql(d), uuids=("batch",)), {"batch": batch})
     messages = await enqueue_batch(session, batch, now)
+    # a trigger opened for a patient who has died since is closed at once (DOMAIN: the worklist)
+    await close_batch_for_death(session, batch, now)
     # counted from the batch (sqlite3 reports no rowcount for WITH ... INSERT)
     decided = await session.scalar(
         typed(
@@ -276,6 +282,7 @@ async def sweep(
     if d.postgres and (decided or 0) >= ANALYZE_AFTER:
         # the anti-join that skips decided episodes needs fresh statistics after a big run
         await session.execute(text("ANALYZE imaging_day14_checks"))
+    await metrics.sweep_finished(session, batch, time.perf_counter() - started)
     return SweepResult(
         batch,
         int(decided or 0),
