@@ -74,7 +74,7 @@ async def test_a_revoked_key_stops_working_at_once(
     assert revoked.status_code == 200 and revoked.json()["revoked_at"] is not None
     refused = await anonymous_client.get(PATIENTS, headers=headers)
     assert refused.status_code == 401
-    assert refused.json()["type"] == "urn:vertebro:problem:revoked-credential"
+    assert refused.json()["type"] == "/problems/revoked-credential"
     again = await client.post(f"/api/v1/api-keys/{created['id']}/revoke")
     assert again.json()["revoked_at"] == revoked.json()["revoked_at"]
     active = (await client.get("/api/v1/api-keys")).json()["items"]
@@ -108,7 +108,7 @@ async def test_a_key_revoked_by_another_process_is_refused_once_the_cache_forget
     forget_authenticated()  # the cache time passes
     refused = await anonymous_client.get(PATIENTS, headers=headers)
     assert refused.status_code == 401
-    assert refused.json()["type"] == "urn:vertebro:problem:revoked-credential"
+    assert refused.json()["type"] == "/problems/revoked-credential"
 
 
 async def test_an_expired_key_is_refused(
@@ -135,7 +135,7 @@ async def test_an_expired_key_is_refused(
     forget_authenticated()  # (and so does the cache time of recent authentications)
     refused = await anonymous_client.get(PATIENTS, headers=headers)
     assert refused.status_code == 401
-    assert refused.json()["type"] == "urn:vertebro:problem:expired-credential"
+    assert refused.json()["type"] == "/problems/expired-credential"
 
 
 async def test_a_tampered_secret_is_refused(
@@ -147,7 +147,7 @@ async def test_a_tampered_secret_is_refused(
     tampered = key[:-4] + ("AAAA" if not key.endswith("AAAA") else "BBBB")
     response = await anonymous_client.get(PATIENTS, headers={"X-API-Key": tampered})
     assert response.status_code == 401
-    assert response.json()["type"] == "urn:vertebro:problem:unknown-credential"
+    assert response.json()["type"] == "/problems/unknown-credential"
 
 
 async def test_invalid_key_requests_are_refused(client: AsyncClient) -> None:
@@ -170,7 +170,7 @@ async def test_only_admins_manage_keys(scoped_client: ScopedClient) -> None:
             "/api/v1/api-keys", json={"name": "mine", "scopes": ["admin"]}
         )
     assert response.status_code == 403
-    assert response.json()["type"] == "urn:vertebro:problem:insufficient-scope"
+    assert response.json()["type"] == "/problems/insufficient-scope"
     assert 'scope="admin"' in response.headers["www-authenticate"]
 
 

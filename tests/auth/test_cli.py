@@ -85,6 +85,7 @@ async def test_dev_admin_rotates_a_key_with_every_scope(anonymous_client: AsyncC
         "cases:read",
         "cases:write",
         "events:write",
+        "metrics:read",
         "stats:read",
         "stats:research",
         "triggers:manage",

@@ -49,7 +49,7 @@ async def test_each_credential_has_its_own_rate_limit(app_with: AppWith) -> None
         assert statuses == [200, 200, 429]
         limited = await client.get("/api/v1/cases", headers=busy)
         assert limited.headers["content-type"] == "application/problem+json"
-        assert limited.json()["type"] == "urn:vertebro:problem:rate-limited"
+        assert limited.json()["type"] == "/problems/rate-limited"
         assert 1 <= int(limited.headers["retry-after"]) <= 60
         assert (await client.get("/api/v1/cases", headers=calm)).status_code == 200
 
@@ -88,7 +88,7 @@ async def test_bodies_above_the_limit_are_refused(app_with: AppWith) -> None:
         declared = await client.post("/api/v1/patients", json=big, headers=headers)
         assert declared.status_code == 413
         assert declared.headers["content-type"] == "application/problem+json"
-        assert declared.json()["type"] == "urn:vertebro:problem:content-too-large"
+        assert declared.json()["type"] == "/problems/content-too-large"
 
         async def stream() -> AsyncIterator[bytes]:  # no Content-Length: chunked
             yield b'{"sex": "male", "notes": "'
@@ -164,7 +164,7 @@ async def test_no_stack_trace_or_exception_text_reaches_the_client(app_with: App
         key = await make_api_key("cases:read")
         response = await client.get("/api/v1/probe/boom", headers={"X-API-Key": key})
     assert response.status_code == 500
-    assert response.json()["type"] == "urn:vertebro:problem:internal-error"
+    assert response.json()["type"] == "/problems/internal-error"
     assert "MRN-0042" not in response.text and "Traceback" not in response.text
 
 
@@ -226,7 +226,7 @@ async def test_a_malformed_body_is_refused_only_after_authentication(
         assert stranger.status_code == 401, (path, stranger.text)
         malformed = await client.post(path, content=b"{bad", headers=JSON)
         assert malformed.status_code == 400
-        assert malformed.json()["type"] == "urn:vertebro:problem:malformed-json"
+        assert malformed.json()["type"] == "/problems/malformed-json"
         page = await client.get(
             "/api/v1/audit", params={"request_id": malformed.headers["x-request-id"]}
         )
@@ -277,7 +277,7 @@ async def test_a_streamed_body_over_the_limit_is_413_with_an_idempotency_key(
             )
             assert response.status_code == 413, (path, response.status_code)
             assert response.headers["content-type"] == "application/problem+json"
-            assert response.json()["type"] == "urn:vertebro:problem:content-too-large"
+            assert response.json()["type"] == "/problems/content-too-large"
             assert response.headers["x-content-type-options"] == "nosniff"
 
 

@@ -125,7 +125,7 @@ async def test_scp_lists_are_read_too(anonymous_client: AsyncClient) -> None:
 async def test_invalid_tokens_are_refused(anonymous_client: AsyncClient, bad: str) -> None:
     response = await anonymous_client.get("/api/v1/cases", headers=bearer(bad))
     assert response.status_code == 401
-    assert response.json()["type"] == "urn:vertebro:problem:invalid-token"
+    assert response.json()["type"] == "/problems/invalid-token"
     assert 'error="invalid_token"' in response.headers["www-authenticate"]
 
 

@@ -102,7 +102,7 @@ async def test_fhir_reads_follow_the_same_rule(
         "Procedure": "urn:vertebro:procedure",
         "Observation": "urn:vertebro:follow-up",
     }
-    everything = f"/fhir/r4/Patient/{created['Patient']}/$everything"
+    everything = f"/fhir/r4/Patient/{created['Patient']}/$transfer"
     async with scoped_client("cases:read") as reader:
         for kind, record_id in created.items():
             read = (await reader.get(f"/fhir/r4/{kind}/{record_id}")).json()

@@ -11,7 +11,7 @@ from httpx import AsyncClient
 from app.auth import scopes
 from tests.conftest import ScopedClient
 
-OPEN_PATHS = {"/health", "/ready"}
+OPEN_PATHS = {"/health", "/ready", "/fhir/r4/metadata"}  # FHIR clients read metadata first
 # problem+json, or an OperationOutcome on the FHIR door (FHIR's own error format)
 ERROR_TYPES = {"application/problem+json", "application/fhir+json"}
 BAD_KEY = "vtb_abcdefgh_" + "A" * 43  # well-formed, unknown

@@ -21,6 +21,7 @@ from app.http.idempotency import claim_after
 from app.main import create_app
 
 GUARDED_PREFIXES = ("/api/v1/", "/fhir/")
+OPEN = ("/fhir/r4/metadata",)  # the CapabilityStatement: open, as FHIR expects
 _CLAIM = claim_after(None).dependency.__code__  # every claim is this function's closure
 
 
@@ -60,7 +61,9 @@ def _guarded_routes(app: FastAPI) -> list[RouteContext]:
     return [
         r
         for r in iter_route_contexts(app.routes)
-        if isinstance(r.original_route, APIRoute) and str(r.path).startswith(GUARDED_PREFIXES)
+        if isinstance(r.original_route, APIRoute)
+        and str(r.path).startswith(GUARDED_PREFIXES)
+        and str(r.path) not in OPEN
     ]
 
 

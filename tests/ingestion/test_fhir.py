@@ -1,5 +1,5 @@
 """The FHIR R4 door: Patient, Procedure and Observation creates (conditional with
-If-None-Exist), batch and transaction Bundles, OperationOutcome errors, and $everything as a
+If-None-Exist), batch and transaction Bundles, OperationOutcome errors, and $transfer as a
 Bundle that comes back in whole."""
 
 import copy
@@ -392,9 +392,9 @@ def _comparable(bundle: dict[str, Any]) -> list[Any]:
     return out
 
 
-async def test_everything_round_trips(client: AsyncClient) -> None:
+async def test_transfer_round_trips(client: AsyncClient) -> None:
     patient_id = await _case_through_events(client)
-    response = await client.get(f"{FHIR}/Patient/{patient_id}/$everything")
+    response = await client.get(f"{FHIR}/Patient/{patient_id}/$transfer")
     assert response.status_code == 200
     exported = response.json()
     Bundle.model_validate(exported)
@@ -416,7 +416,7 @@ async def test_everything_round_trips(client: AsyncClient) -> None:
     assert rebuilt.status_code == 200, rebuilt.text
     assert {e["response"]["status"] for e in rebuilt.json()["entry"]} == {"201 Created"}
     new_id = rebuilt.json()["entry"][0]["response"]["location"].split("/")[1]
-    second = (await client.get(f"{FHIR}/Patient/{new_id}/$everything")).json()
+    second = (await client.get(f"{FHIR}/Patient/{new_id}/$transfer")).json()
     assert _comparable(second) == _comparable(exported)
     case = (await client.get(f"/api/v1/cases/{new_id}")).json()
     assert case["patient"]["death_date"] == "2019-09-20"

@@ -1,5 +1,5 @@
 """The senders' identifiers on the FHIR door: kept for every resource it accepts, matched by
-If-None-Exist and by a retried plain create, returned on read and in $everything; identical
+If-None-Exist and by a retried plain create, returned on read and in $transfer; identical
 creates sent at once (20 of them, real concurrency on the database) leave one record, answer
 201 once and 200 to every twin, never 409."""
 
@@ -146,7 +146,7 @@ async def test_the_senders_identifiers_come_back_and_are_matched(client: AsyncCl
     read = (await client.get(f"{FHIR}/Observation/{created['Observation'].json()['id']}")).json()
     assert read["partOf"] == [{"reference": f"Procedure/{created['Procedure'].json()['id']}"}]
     patient_id = (await client.get(f"/api/v1/follow-ups/{read['id']}")).json()["patient_id"]
-    bundle = (await client.get(f"{FHIR}/Patient/{patient_id}/$everything")).json()
+    bundle = (await client.get(f"{FHIR}/Patient/{patient_id}/$transfer")).json()
     by_kind = {e["resource"]["resourceType"]: e for e in bundle["entry"]}
     for kind in ("Procedure", "Observation"):
         assert by_kind[kind]["resource"]["identifier"] == sent[kind]["identifier"]

@@ -1,10 +1,11 @@
-"""Registry records -> FHIR R4 resources, and a patient's case as a Bundle to post back.
+"""Registry records -> FHIR R4 resources, and a patient's case in its two forms.
 
-`$everything` answers a *transaction* Bundle (not the searchset of the FHIR specification) so
-that it can be posted back as it is: every entry is a conditional create on its first
-identifier (the sender's, or the one the registry gives it), so posting it to the same registry
-creates nothing, and posting it to an empty one rebuilds the case (the parts the FHIR mapping
-carries: see the README).
+`$everything` (R4 Patient-everything) answers a searchset (app.ingestion.fhir.searchset) of
+`case_resources`. `$transfer`, the registry's own operation for registry-to-registry transfer,
+answers a *transaction* Bundle that can be posted back as it is: every entry is a conditional
+create on its first identifier (the sender's, or the one the registry gives it), so posting it
+to the same registry creates nothing, and posting it to an empty one rebuilds the case (the
+parts the FHIR mapping carries: see docs/fhir.md).
 
 Identifiers follow the one visibility rule (app.auth.visibility): the senders' (MRNs, order
 numbers) only for a credential that may see them; for the others each record carries the
@@ -13,6 +14,8 @@ registry's own identifier, which names it by id.
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -26,18 +29,24 @@ from app.ingestion import identifiers
 from app.ingestion.fhir.codes import (
     CPT,
     FOLLOW_UP_SYSTEM,
+    OBSERVATION_CATEGORY,
     OBSERVATION_DISPLAY,
     PROCEDURE_CPT_DISPLAY,
     SCALE_CODE,
     SNOMED,
     TARGET_PAIN_SITE_EXTENSION,
     UCUM,
-    cpt_for,
+    cpt_codes,
 )
 from app.ingestion.mappers import PATIENT_SYSTEM, PROCEDURE_SYSTEM
 from app.models import FollowUpEvent, Patient, Procedure
 
 OBSERVED_KINDS = ("pain", "performance", "function")
+
+
+def _category() -> dict[str, Any]:
+    system, code, display = OBSERVATION_CATEGORY
+    return {"coding": [{"system": system, "code": code, "display": display}]}
 
 
 def urn(value: uuid.UUID) -> str:
@@ -87,10 +96,12 @@ def render_procedure(
     procedure: Procedure, subject: dict[str, Any], kept: list[dict[str, str]]
 ) -> dict[str, Any]:
     levels = [lv.level for lv in procedure.levels]
-    cpt = cpt_for(procedure.kind, levels[0] if levels else None)
     code: dict[str, Any] = {"text": procedure.kind}
+    cpt = cpt_codes(procedure.kind, levels)  # primary, then one add-on per additional level
     if cpt:
-        code["coding"] = [{"system": CPT, "code": cpt, "display": PROCEDURE_CPT_DISPLAY[cpt]}]
+        code["coding"] = [
+            {"system": CPT, "code": c, "display": PROCEDURE_CPT_DISPLAY[c]} for c in cpt
+        ]
     resource: dict[str, Any] = {
         "resourceType": "Procedure",
         "id": str(procedure.id),
@@ -131,6 +142,7 @@ def render_observation(
         "id": str(event.id),
         "identifier": shown(kept, FOLLOW_UP_SYSTEM, event.id),
         "status": "final",
+        "category": [_category()],
         "code": {
             "coding": [
                 {"system": system, "code": code, "display": OBSERVATION_DISPLAY[(system, code)]}
@@ -176,38 +188,78 @@ async def load_patient(session: AsyncSession, patient_id: uuid.UUID) -> Patient:
     return patient
 
 
-async def everything(session: AsyncSession, patient_id: uuid.UUID) -> dict[str, Any]:
+@dataclass
+class Case:
+    """A patient's records the FHIR door carries: the patient, the death, the procedures and
+    the scores, with the senders' identifiers kept for each procedure and score."""
+
+    patient: Patient
+    died: FollowUpEvent | None
+    procedures: Sequence[Procedure]
+    observed: Sequence[FollowUpEvent]
+    kept: dict[uuid.UUID, list[dict[str, str]]]
+
+
+async def load_case(
+    session: AsyncSession, patient_id: uuid.UUID, since: datetime | None = None
+) -> Case:
+    """The case; with `since`, only the procedures and scores changed since then."""
     patient = await load_patient(session, patient_id)
+    procedure_query = select(Procedure).where(Procedure.patient_id == patient_id)
+    event_query = select(FollowUpEvent).where(FollowUpEvent.patient_id == patient_id)
+    if since is not None:
+        procedure_query = procedure_query.where(Procedure.updated_at >= since)
     procedures: Sequence[Procedure] = (
         await session.scalars(
-            select(Procedure)
-            .where(Procedure.patient_id == patient_id)
-            .options(selectinload(Procedure.levels))
-            .order_by(Procedure.performed_at, Procedure.id)
+            procedure_query.options(selectinload(Procedure.levels)).order_by(
+                Procedure.performed_at, Procedure.id
+            )
         )
     ).all()
     events: Sequence[FollowUpEvent] = (
-        await session.scalars(
-            select(FollowUpEvent)
-            .where(FollowUpEvent.patient_id == patient_id)
-            .order_by(FollowUpEvent.occurred_at, FollowUpEvent.id)
-        )
+        await session.scalars(event_query.order_by(FollowUpEvent.occurred_at, FollowUpEvent.id))
     ).all()
     died = next((e for e in events if e.kind == "death"), None)
-    observed = [e for e in events if e.kind in OBSERVED_KINDS and e.scale is not None]
+    observed = [
+        e
+        for e in events
+        if e.kind in OBSERVED_KINDS
+        and e.scale is not None
+        and (since is None or e.updated_at >= since)
+    ]
     kept = {
         **await identifiers.of_records(session, "Procedure", [p.id for p in procedures]),
         **await identifiers.of_records(session, "Observation", [e.id for e in observed]),
     }
+    return Case(patient, died, procedures, observed, kept)
+
+
+def case_resources(case: Case, part_of: dict[uuid.UUID, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The case as resources that refer to each other by id (Patient/<id>, Procedure/<id>),
+    for `$everything` (a searchset): the patient, its procedures, its scores (`part_of`:
+    app.ingestion.fhir.links)."""
+    subject = {"reference": f"Patient/{case.patient.id}"}
+    resources = [render_patient(case.patient, case.died)]
+    resources += [render_procedure(p, subject, case.kept.get(p.id, [])) for p in case.procedures]
+    for event in case.observed:
+        kept = case.kept.get(event.id, [])
+        resources.append(render_observation(event, subject, part_of.get(event.id), kept))
+    return resources
+
+
+async def transfer(session: AsyncSession, patient_id: uuid.UUID) -> dict[str, Any]:
+    """`$transfer`: the case as a transaction Bundle that POST /fhir/r4/Bundle takes back."""
+    case = await load_case(session, patient_id)
+    patient = case.patient
     subject = {"reference": urn(patient.id)}
     entries = [
-        _entry(render_patient(patient, died), urn(patient.id), patient_identifiers(patient)[0])
+        _entry(render_patient(patient, case.died), urn(patient.id), patient_identifiers(patient)[0])
     ]
-    for procedure in procedures:
-        resource = render_procedure(procedure, subject, kept.get(procedure.id, []))
+    for procedure in case.procedures:
+        resource = render_procedure(procedure, subject, case.kept.get(procedure.id, []))
         entries.append(_entry(resource, urn(procedure.id), resource["identifier"][0]))
-    for event in observed:
+    for event in case.observed:
         part_of = {"reference": urn(event.procedure_id)} if event.procedure_id else None
-        resource = render_observation(event, subject, part_of, kept.get(event.id, []))
+        resource = render_observation(event, subject, part_of, case.kept.get(event.id, []))
         entries.append(_entry(resource, urn(event.id), resource["identifier"][0]))
     return {"resourceType": "Bundle", "type": "transaction", "entry": entries}

@@ -1,6 +1,7 @@
 """Errors of the FHIR door as OperationOutcome (instead of problem+json)."""
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
@@ -9,6 +10,15 @@ from fastapi.responses import JSONResponse
 from app.errors import FieldIssue
 
 FHIR_JSON = "application/fhir+json"
+
+
+@dataclass(frozen=True)
+class EntryIssue(FieldIssue):
+    """A refused entry of a transaction: located like any field, and carrying the issue the
+    entry would have had on its own (its code, reason and FHIRPath expressions)."""
+
+    issue: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
 
 # HTTP status -> OperationOutcome.issue.code (FHIR IssueType)
 _ISSUE_TYPE = {
@@ -122,6 +132,8 @@ def render_error(
         body["issue"][0]["diagnostics"] = f"{code}: " + "; ".join(
             f"{e.field}: {e.message}" for e in errors
         )
+    # a transaction's refused entries: one issue each, after the summary
+    body["issue"] += [dict(e.issue) for e in errors if isinstance(e, EntryIssue)]
     return JSONResponse(
         body, status_code=status, media_type=FHIR_JSON, headers=dict(headers) if headers else None
     )

@@ -13,13 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from app.config import get_settings
-from app.errors import DomainError, FieldIssue
+from app.errors import DomainError, FieldIssue, code_of
 from app.ingestion import identifiers
 from app.ingestion import service as pipeline
 from app.ingestion.context import Context
 from app.ingestion.fhir import identity, inbound, outbound, reading
 from app.ingestion.fhir.inbound import FhirEnvelope
-from app.ingestion.fhir.outcome import fhir_path, outcome_of
+from app.ingestion.fhir.links import episode_part_of
+from app.ingestion.fhir.outcome import EntryIssue, fhir_path, outcome_of
 from app.ingestion.fhir.reading import FhirError, References
 from app.ingestion.mappers import Incoming
 from app.ingestion.schemas import EventResult
@@ -42,14 +43,30 @@ class Answer:
 
 
 class TransactionFailed(DomainError):
-    def __init__(self, errors: list[FieldIssue]) -> None:
+    """A transaction not applied: a summary issue, then one issue per refused entry."""
+
+    def __init__(self, refused: int, errors: list[EntryIssue]) -> None:
         super().__init__(
-            f"The transaction was not applied: {len(errors)} entr"
-            f"{'y was' if len(errors) == 1 else 'ies were'} refused.",
+            f"The transaction was not applied: {refused} entr"
+            f"{'y was' if refused == 1 else 'ies were'} refused (each named below).",
             "transaction-failed",
             422,
             tuple(errors),
         )
+
+
+def _entry_issues(index: int, answer: Answer) -> list[EntryIssue]:
+    """The issues of a refused entry, each with its expression (the entry itself when the
+    reason has no finer place) and the entry and its status in the diagnostics."""
+    where = f"Bundle.entry[{index}]"
+    status = f"{answer.status} {HTTPStatus(answer.status).phrase}"
+    found = []
+    for issue in (answer.outcome or {}).get("issue", []):
+        expressions = issue.get("expression") or [where]
+        diagnostics = f"{where} ({status}): {issue.get('diagnostics', '')}"
+        entry = {**issue, "expression": expressions, "diagnostics": diagnostics}
+        found.append(EntryIssue(expressions[0], issue["details"]["text"], entry))
+    return found
 
 
 def _in_fhir_terms(exc: DomainError, resource_type: str, where: str) -> DomainError:
@@ -77,7 +94,7 @@ def _answer(resource_type: str, results: list[EventResult], where: str) -> Answe
         issues = [
             FieldIssue(fhir_path(resource_type, where, e.field), e.message) for e in p.errors or []
         ]
-        code = p.type.rsplit(":", 1)[-1]
+        code = code_of(p.type)
         return Answer(
             p.status,
             resource_type,
@@ -156,8 +173,11 @@ async def create(
     return prepared.answered(_answer(resource_type, results, resource_type))
 
 
-async def bundle(session: AsyncSession, body: dict[str, Any]) -> dict[str, Any]:
-    """POST /fhir/r4 (Bundle): batch (each entry on its own) or transaction (all or nothing)."""
+async def bundle(
+    session: AsyncSession, body: dict[str, Any], *, locations: bool = True
+) -> dict[str, Any]:
+    """POST /fhir/r4 (Bundle): batch (each entry on its own) or transaction (all or nothing).
+    `locations`: whether the caller may follow them (it can read what it created)."""
     parsed = _parse_bundle(body)
     transaction = parsed.type == "transaction"
     entries = parsed.entry or []
@@ -173,19 +193,13 @@ async def bundle(session: AsyncSession, body: dict[str, Any]) -> dict[str, Any]:
         answers[i] = batch.prepared[i].answered(
             _answer(resource.get_resource_type(), entry_results, f"Bundle.entry[{i}].resource")
         )
-    failed = [a for i, a in sorted(answers.items()) if a.status >= 400]
+    failed = [(i, a) for i, a in sorted(answers.items()) if a.status >= 400]
     if transaction and failed:
-        errors = [
-            FieldIssue(expr, issue["details"]["text"])
-            for a in failed
-            for issue in (a.outcome or {}).get("issue", [])
-            for expr in issue.get("expression", ["Bundle"])
-        ]
-        raise TransactionFailed(errors)
+        raise TransactionFailed(len(failed), [e for i, a in failed for e in _entry_issues(i, a)])
     return {
         "resourceType": "Bundle",
         "type": "transaction-response" if transaction else "batch-response",
-        "entry": [_response_entry(answers[i]) for i in range(len(entries))],
+        "entry": [_response_entry(answers[i], locations) for i in range(len(entries))],
     }
 
 
@@ -280,9 +294,9 @@ def _check_entry(entry: Any, i: int, resource_type: str, where: str) -> None:
         )
 
 
-def _response_entry(answer: Answer) -> dict[str, Any]:
+def _response_entry(answer: Answer, locations: bool) -> dict[str, Any]:
     response: dict[str, Any] = {"status": f"{answer.status} {HTTPStatus(answer.status).phrase}"}
-    if answer.location:
+    if answer.location and locations:
         response["location"] = answer.location
     if answer.outcome:
         response["outcome"] = answer.outcome
@@ -314,7 +328,7 @@ async def render(session: AsyncSession, resource_type: str, record_id: uuid.UUID
     event = await session.get(FollowUpEvent, record_id)
     if event is None or event.kind not in outbound.OBSERVED_KINDS or event.scale is None:
         raise FhirNotFound(resource_type, record_id)
-    part_of = {"reference": f"Procedure/{event.procedure_id}"} if event.procedure_id else None
+    part_of = (await episode_part_of(session, [event])).get(event.id)
     kept = await identifiers.of_records(session, "Observation", [record_id])
     subject = {"reference": f"Patient/{event.patient_id}"}
     return outbound.render_observation(event, subject, part_of, kept.get(record_id, []))
