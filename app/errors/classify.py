@@ -84,9 +84,41 @@ def _location(loc: Sequence[Any]) -> str:
     return ".".join(parts) or "body"
 
 
+# pydantic's wording of errors raised by our own validators, which the message carries after it
+_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
+def _message(error: Any) -> str:
+    """A pydantic message in the registry's words: our validators' messages without pydantic's
+    prefix, capitalised as a sentence."""
+    message = str(error.get("msg", "invalid"))
+    for prefix in _PREFIXES:
+        message = message.removeprefix(prefix)
+    first_word = message.split(" ", 1)[0]
+    if "_" in first_word or "." in first_word:  # a field's name: kept as the API spells it
+        return message
+    return message[:1].upper() + message[1:]
+
+
 def validation_issues(errors: Sequence[Any]) -> list[FieldIssue]:
     """Pydantic errors as field issues (request bodies, and validation done in services)."""
-    return [FieldIssue(_location(e.get("loc", ())), str(e.get("msg", "invalid"))) for e in errors]
+    return [FieldIssue(_location(e.get("loc", ())), _message(e)) for e in errors]
+
+
+def _json_syntax(errors: Sequence[Any], body: Any) -> list[FieldIssue]:
+    """FastAPI's json_invalid errors (`loc` holds the character offset) as line and column."""
+    issues = []
+    for err in errors:
+        loc = err.get("loc", ())
+        position = loc[-1] if loc and isinstance(loc[-1], int) else None
+        reason = str((err.get("ctx") or {}).get("error", "")) or "invalid JSON"
+        if position is not None and isinstance(body, str | bytes):
+            text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+            line = text.count("\n", 0, position) + 1
+            column = position - (text.rfind("\n", 0, position) + 1) + 1
+            reason = f"{reason} at line {line}, column {column}"
+        issues.append(FieldIssue("body", reason[:1].upper() + reason[1:] + "."))
+    return issues
 
 
 def _invalid(issues: list[FieldIssue]) -> Classified:
@@ -117,9 +149,9 @@ def classify(exc: BaseException) -> Classified:
         return Classified(exc.status, exc.code, exc.detail, exc.errors, exc.headers)
     if isinstance(exc, RequestValidationError):
         errors = exc.errors()
-        if any(err.get("type") == "json_invalid" for err in errors):
+        if syntax := [err for err in errors if err.get("type") == "json_invalid"]:
             detail = "The request body is not valid JSON."
-            return Classified(400, "malformed-json", detail, validation_issues(errors))
+            return Classified(400, "malformed-json", detail, _json_syntax(syntax, exc.body))
         return _invalid(validation_issues(errors))
     if isinstance(exc, ValidationError):  # a merged update re-validated in a service
         return _invalid(validation_issues(exc.errors()))

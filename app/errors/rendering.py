@@ -8,10 +8,20 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from app.errors.catalogue import title_of
 from app.errors.types import FieldIssue
 
 PROBLEM_JSON = "application/problem+json"
-TYPE_PREFIX = "urn:vertebro:problem:"
+# a relative URI reference (RFC 9457 section 3.1.1): resolved against the API's address it is
+# the problem's page in the catalogue (app/errors/pages.py)
+TYPE_PREFIX = "/problems/"
+LEGACY_TYPE_PREFIX = "urn:vertebro:problem:"  # before 2026-12: still read by /problems/{code}
+
+
+def code_of(problem_type: str) -> str:
+    """A problem type's code, from its URI now (`/problems/<code>`) or as stored before (the
+    URN): event-log rows keep the problem they were answered."""
+    return problem_type.removeprefix(TYPE_PREFIX).removeprefix(LEGACY_TYPE_PREFIX)
 
 
 class ProblemField(BaseModel):
@@ -40,7 +50,7 @@ def problem(
     """The problem body alone, e.g. for one rejected item of a batch answered as a whole."""
     return Problem(
         type=TYPE_PREFIX + code,
-        title=HTTPStatus(status).phrase,
+        title=title_of(code, HTTPStatus(status).phrase),
         status=status,
         detail=detail,
         instance=instance,

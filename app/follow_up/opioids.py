@@ -31,6 +31,7 @@ IV_FACTORS: dict[str, tuple[float, DoseUnit]] = {
 OPIOIDS = frozenset(ORAL_FACTORS) | {"fentanyl"}
 NON_OPIOIDS = frozenset(
     {"gabapentin", "ketamine", "acetaminophen", "ibuprofen", "clonazepam", "lorazepam"}
+    | {"paracetamol"}  # acetaminophen's international non-proprietary name: the same drug
 )
 KNOWN_DRUGS = OPIOIDS | NON_OPIOIDS
 CONTINUOUS_UNITS = frozenset({DoseUnit.mg_per_h, DoseUnit.mcg_per_h})

@@ -1,4 +1,5 @@
 import uuid
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Request
@@ -8,20 +9,22 @@ from app.audit.dependencies import AuditDep
 from app.common.http import Cursor, Limit
 from app.common.pagination import Page
 from app.common.schemas import UtcDatetime
-from app.db import SessionDep
+from app.db import SessionDep, after_commit
 from app.errors import DomainError, problem_responses
 from app.http.guards import EventsWrite
-from app.ingestion import log_reads, service
+from app.ingestion import log_reads, rejections, service
 from app.ingestion.schemas import (
     EXAMPLE,
     BatchResult,
     EventResult,
     EventsBody,
-    EventStatus,
     LoggedEvent,
+    LoggedStatus,
 )
 
 REPLAYED_HEADER = "Idempotent-Replayed"
+# the procedure of the examples (the per-type examples' and the FHIR door's)
+PROCEDURE_REF = "OR-2019-0212-07"
 
 router = APIRouter(prefix="/events", tags=["events"])
 
@@ -99,8 +102,10 @@ async def post_events(
                 "one event": {
                     "value": {
                         **EXAMPLE,
+                        "event_id": "evt-000123",
+                        "occurred_at": "2019-02-26T10:00:00Z",
                         "type": "pain.scored",
-                        "data": {"scale": "nrs11", "value": 5, "procedure_ref": "OR-7"},
+                        "data": {"scale": "nrs11", "value": 2, "procedure_ref": PROCEDURE_REF},
                     }
                 },
                 "a batch": {
@@ -108,19 +113,17 @@ async def post_events(
                         "events": [
                             {
                                 **EXAMPLE,
-                                "type": "procedure.performed",
-                                "event_id": "evt-000100",
-                                "occurred_at": "2019-02-12T09:30:00Z",
-                                "data": {
-                                    "procedure_ref": "OR-7",
-                                    "kind": "vertebroplasty",
-                                    "levels": [{"level": "T7"}, {"level": "T12"}],
-                                },
+                                "type": "pain.scored",
+                                "event_id": "evt-000124",
+                                "occurred_at": "2019-03-12T10:00:00Z",
+                                "data": {"value": 2, "procedure_ref": PROCEDURE_REF},
                             },
                             {
                                 **EXAMPLE,
-                                "type": "pain.scored",
-                                "data": {"value": 5, "procedure_ref": "OR-7"},
+                                "type": "performance.scored",
+                                "event_id": "evt-000125",
+                                "occurred_at": "2019-03-12T10:00:00Z",
+                                "data": {"scale": "lansky", "value": 80},
                             },
                         ]
                     }
@@ -131,8 +134,17 @@ async def post_events(
     session: SessionDep,
     audit: AuditDep,
 ) -> JSONResponse:
-    outcome = await service.ingest(session, body, audit)
+    try:
+        outcome = await service.ingest(session, body, audit)
+    except DomainError as exc:
+        if exc.code not in rejections.NOT_REJECTIONS:
+            await session.rollback()  # release the request's locks before the side write
+            await rejections.write_rejections(rejections.single_rows(body, exc, principal.id))
+        raise
     if isinstance(outcome, service.Batch):
+        rows = rejections.batch_rows(body, outcome.result.results, principal.id)
+        if rows:
+            after_commit(session, partial(rejections.write_rejections, rows))
         return JSONResponse(outcome.result.model_dump(mode="json", exclude_none=True))
     result = outcome.result
     headers = {REPLAYED_HEADER: "true"} if result.status == "replayed" else {}
@@ -148,7 +160,12 @@ What became of the events sent: the event log, newest last, a page at a time. Fi
 `source` and `event_id` to look one up, by `status=pending` for complications still waiting
 for their procedure, by `awaiting_procedure=true` for follow-ups whose `procedure_ref` has not
 arrived, or by `status=failed`. Each item carries the payload as received and the ids it
-produced.
+produced, and `warnings` for what it leaves incomplete.
+
+Refused events are listed too, after the accepted ones, with `status: rejected` and the
+`problem` they were answered (`status=rejected` lists only them; `event_id=` finds an event
+whatever became of it; `identifier=` takes the patient's MRN). Rejections are kept for
+EVENT_REJECTIONS_RETENTION_DAYS (90 by default); a body that is not JSON is not logged.
 """
 
 
@@ -168,26 +185,28 @@ async def list_logged_events(
     source: str | None = None,
     event_id: str | None = None,
     type: Annotated[str | None, Query(description="e.g. pain.scored")] = None,
-    status: EventStatus | None = None,
+    status: LoggedStatus | None = None,
     awaiting_procedure: bool | None = None,
     patient_id: uuid.UUID | None = None,
+    identifier: Annotated[
+        str | None, Query(max_length=200, description="The patient's MRN (an identifier value).")
+    ] = None,
     received_from: UtcDatetime | None = None,
     received_to: UtcDatetime | None = None,
 ) -> Page[LoggedEvent]:
-    rows, next_cursor = await log_reads.list_logged(
-        session,
+    found = log_reads.LogFilter(
         source=source,
         event_id=event_id,
         type_=type,
         status=status,
         awaiting_procedure=awaiting_procedure,
         patient_id=patient_id,
+        identifier=identifier,
         received_from=received_from,
         received_to=received_to,
-        cursor=cursor,
-        limit=limit,
     )
-    return Page(items=[log_reads.logged(r) for r in rows], next_cursor=next_cursor)
+    items, next_cursor = await log_reads.list_logged(session, found, cursor, limit)
+    return Page(items=items, next_cursor=next_cursor)
 
 
 @router.get(
@@ -200,4 +219,4 @@ async def list_logged_events(
 async def read_logged_event(
     principal: EventsWrite, log_id: uuid.UUID, session: SessionDep
 ) -> LoggedEvent:
-    return log_reads.logged(await log_reads.get_logged(session, log_id))
+    return await log_reads.get_logged(session, log_id)

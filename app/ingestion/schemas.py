@@ -66,8 +66,28 @@ EXAMPLE: dict[str, Any] = {
 }
 
 
+# the per-type examples tell one story when posted in the order of Event (one MRN, one
+# procedure reference, an event id each): tests/ingestion/test_docs_examples.py posts them
+_EXAMPLE_ENVELOPES: dict[str, tuple[str, str]] = {
+    "patient.registered": ("evt-000101", "2019-02-11T08:00:00Z"),
+    "procedure.performed": ("evt-000102", "2019-02-12T09:30:00Z"),
+    "pain.scored": ("evt-000103", "2019-02-19T10:00:00Z"),
+    "medication.recorded": ("evt-000104", "2019-02-19T10:00:00Z"),
+    "performance.scored": ("evt-000105", "2019-02-19T10:00:00Z"),
+    "function.scored": ("evt-000106", "2019-02-19T10:00:00Z"),
+    "imaging.performed": ("evt-000107", "2019-02-19T10:00:00Z"),
+    "progression.recorded": ("evt-000108", "2019-02-19T10:00:00Z"),
+    "complication.reported": ("evt-000109", "2019-02-12T10:00:00Z"),
+    "intervention.recorded": ("evt-000110", "2019-02-20T09:00:00Z"),
+    "patient.deceased": ("evt-000111", "2019-09-30T10:00:00Z"),
+    "event.retracted": ("evt-000112", "2019-02-21T10:00:00Z"),
+}
+
+
 def _example(type_: str, data: dict[str, Any]) -> ConfigDict:
-    return ConfigDict(json_schema_extra={"examples": [{**EXAMPLE, "type": type_, "data": data}]})
+    event_id, at = _EXAMPLE_ENVELOPES[type_]
+    envelope = {**EXAMPLE, "event_id": event_id, "occurred_at": at}
+    return ConfigDict(json_schema_extra={"examples": [{**envelope, "type": type_, "data": data}]})
 
 
 class PatientRegistered(EventEnvelope):
@@ -115,7 +135,8 @@ class PainScored(EventEnvelope):
     data: PainData
 
     model_config = _example(
-        "pain.scored", {"scale": "nrs11", "value": 5, "site": "back", "procedure_ref": "OR-7"}
+        "pain.scored",
+        {"scale": "nrs11", "value": 5, "site": "back", "procedure_ref": "OR-2019-0212-07"},
     )
 
 
@@ -202,7 +223,9 @@ class EventRetracted(EventEnvelope):
     type: Literal["event.retracted"]
     data: RetractionData
 
-    model_config = _example("event.retracted", {"event_id": "evt-000120", "reason": "wrong MRN"})
+    model_config = _example(
+        "event.retracted", {"event_id": "evt-000107", "reason": "sent for the wrong patient"}
+    )
 
 
 Event = Annotated[
@@ -252,6 +275,7 @@ EventsBody = SkipValidation[Event | EventBatch]
 # --- results --------------------------------------------------------------------------------
 ItemStatus = Literal["created", "replayed", "rejected"]
 EventStatus = Literal["applied", "pending", "retracted", "failed"]
+LoggedStatus = Literal["applied", "pending", "retracted", "failed", "rejected"]
 
 
 class EventIds(BaseModel):
@@ -263,6 +287,14 @@ class EventIds(BaseModel):
     follow_up_id: uuid.UUID | None = None
     complication_id: uuid.UUID | None = None
     retracted_event_id: str | None = None
+
+
+class EventWarning(BaseModel):
+    """Something an accepted event leaves incomplete (app.ingestion.warnings)."""
+
+    code: str = Field(examples=["awaiting-procedure"])
+    message: str
+    field: str | None = Field(None, description="The event field it is about.")
 
 
 class EventResult(BaseModel):
@@ -281,6 +313,9 @@ class EventResult(BaseModel):
     )
     ids: EventIds | None = None
     problem: Problem | None = Field(None, description="Why the event was rejected.")
+    warnings: list[EventWarning] = Field(
+        default_factory=list, description="What the accepted event leaves incomplete."
+    )
 
     @property
     def http_status(self) -> int:
@@ -346,7 +381,7 @@ class BatchResult(BaseModel):
                             "event_id": "evt-000124",
                             "status": "rejected",
                             "problem": {
-                                "type": "urn:vertebro:problem:score-out-of-range",
+                                "type": "/problems/score-out-of-range",
                                 "title": "Unprocessable Entity",
                                 "status": 422,
                                 "detail": "nrs11 is 0-10; got 11.",
@@ -366,24 +401,30 @@ class LoggedEvent(BaseModel):
     """An event as the registry logged it, and what became of it (GET /events)."""
 
     id: uuid.UUID = Field(description="The log row's id; pages are ordered by it (arrival).")
-    source: str
-    event_id: str
+    source: str | None = Field(None, description="Absent on a rejection it could not be read.")
+    event_id: str | None = Field(None, description="Absent on a rejection it could not be read.")
     type: str | None = Field(
         None, description="Absent on a placeholder: a retraction that arrived before its event."
     )
     occurred_at: datetime | None = None
     received_at: datetime
     updated_at: datetime
-    status: EventStatus = Field(
+    status: LoggedStatus = Field(
         description="applied; pending (a complication waiting for its procedure); retracted; "
-        "failed (a pending complication that could not be applied when its procedure came)."
+        "failed (a pending complication that could not be applied when its procedure came); "
+        "rejected (refused: nothing was stored; `problem` says why)."
     )
     awaiting_procedure: bool = Field(
         description="Its procedure_ref names a procedure the registry has not received yet."
     )
     retracted_by: str | None = Field(None, description="The event_id of its retraction.")
     ids: EventIds = Field(description="What the event produced, as its result said.")
-    problem: Problem | None = Field(None, description="Why a pending complication failed.")
+    problem: Problem | None = Field(
+        None, description="Why the event was rejected, or why a pending complication failed."
+    )
+    warnings: list[EventWarning] = Field(
+        default_factory=list, description="What the accepted event leaves incomplete."
+    )
     payload: dict[str, Any] | None = Field(
         None, description="The event as received (absent on a placeholder)."
     )

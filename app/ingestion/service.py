@@ -26,13 +26,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.recorder import AuditContext
 from app.config import get_settings
-from app.errors import Conflict, DomainError, FieldIssue, problem, validation_issues
+from app.errors import Conflict, DomainError, FieldIssue, code_of, problem, validation_issues
 from app.ingestion import effects, eventlog, group_commit, mappers
 from app.ingestion.context import Applied, Context, Work
 from app.ingestion.mappers import Incoming, InvalidEvent
-from app.ingestion.schemas import BatchResult, EventIds, EventResult
+from app.ingestion.schemas import EVENT_TYPES, BatchResult, EventIds, EventResult, EventWarning
+from app.ingestion.warnings import event_warnings
 from app.models import EventLog, Patient
 from app.models.base import new_id
+from app.observability import metrics
 
 
 class BatchTooLarge(DomainError):
@@ -94,11 +96,25 @@ async def ingest(
     return Single(result)
 
 
+class UnreadEvent(DomainError):
+    """An event refused before it was parsed, with what of its envelope could be read (a batch
+    result echoes source, event_id and type whenever they are there)."""
+
+    def __init__(self, error: DomainError, raw: object) -> None:
+        super().__init__(error.detail, error.code, error.status, error.errors, error.headers)
+        fields = raw if isinstance(raw, dict) else {}
+        self.echo = {
+            name: value[:200]
+            for name in ("source", "event_id", "type")
+            if isinstance(value := fields.get(name), str) and value
+        }
+
+
 def _parse(raw: object) -> Incoming | DomainError:
     try:
         return mappers.parse_event(raw)
     except DomainError as exc:
-        return exc
+        return UnreadEvent(exc, raw)
 
 
 def summarise(results: Sequence[EventResult]) -> BatchResult:
@@ -153,7 +169,9 @@ async def process(
             results[index] = first.model_copy(update={"index": index})
         else:
             results[index] = first.model_copy(update={"index": index, "status": "replayed"})
-    return [results[i] for i in range(len(items))]
+    answered = [results[i] for i in range(len(items))]
+    metrics.events_ingested(answered, EVENT_TYPES)  # by type and outcome (app.observability)
+    return answered
 
 
 # --- claiming --------------------------------------------------------------------------------
@@ -254,11 +272,12 @@ async def _drop_unused_patients(ctx: Context, works: Sequence[Work]) -> None:
 
 # --- results ---------------------------------------------------------------------------------
 def _rejected(index: int, ev: Incoming | None, error: DomainError) -> EventResult:
+    echo = error.echo if isinstance(error, UnreadEvent) else {}
     return EventResult(
         index=index,
-        source=ev.source if ev else None,
-        event_id=ev.event_id if ev else None,
-        type=ev.type if ev else None,
+        source=ev.source if ev else echo.get("source"),
+        event_id=ev.event_id if ev else echo.get("event_id"),
+        type=ev.type if ev else echo.get("type"),
         status="rejected",
         problem=problem(error.status, error.code, error.detail, error.errors),
     )
@@ -276,6 +295,7 @@ def _created(work: Work) -> EventResult:
         event_status=outcome.status,
         ids=EventIds.model_validate(outcome.ids),
         problem=stored_problem(outcome.problem),
+        warnings=event_warnings(work.ev, outcome.awaiting or outcome.status == "pending"),
     )
 
 
@@ -289,7 +309,19 @@ def _replayed(index: int, row: EventLog) -> EventResult:
         event_status=row.status,
         ids=EventIds.model_validate(row.result or {}),
         problem=stored_problem(row.problem),
+        warnings=logged_warnings(row),
     )
+
+
+def logged_warnings(row: EventLog) -> list[EventWarning]:
+    """The warnings of a logged event, recomputed from its payload as it is now."""
+    if row.payload is None or row.status in {"retracted", "failed"}:
+        return []
+    try:
+        ev = mappers.parse_event(row.payload)
+    except DomainError:  # a FHIR resource, or a payload minimised since
+        return []
+    return event_warnings(ev, row.awaiting_procedure or row.status == "pending")
 
 
 def stored_problem(value: dict[str, Any] | None) -> Any:
@@ -299,7 +331,7 @@ def stored_problem(value: dict[str, Any] | None) -> Any:
 def _problem_args(value: dict[str, Any]) -> dict[str, Any]:
     return {
         "status": value["status"],
-        "code": str(value["type"]).rsplit(":", 1)[-1],
+        "code": code_of(str(value["type"])),
         "detail": value["detail"],
         "errors": [FieldIssue(e["field"], e["message"]) for e in value.get("errors") or []],
     }

@@ -5,6 +5,7 @@ from app.models.auth import ApiKey
 from app.models.base import Base
 from app.models.complication import Complication
 from app.models.event_log import EventLog
+from app.models.event_rejection import EventRejection
 from app.models.follow_up import FollowUpEvent
 from app.models.idempotency_key import IdempotencyKey
 from app.models.notification import DeliveryAttempt, OutboxMessage, WebhookSubscription
@@ -28,6 +29,7 @@ __all__ = [
     "Day14Check",
     "DeliveryAttempt",
     "EventLog",
+    "EventRejection",
     "FollowUpEvent",
     "IdempotencyKey",
     "ImagingTrigger",

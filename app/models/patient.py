@@ -1,7 +1,8 @@
+import secrets
 import uuid
 from datetime import date
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clinical.enums import HistologyGroup
@@ -26,6 +27,9 @@ class Patient(IdMixin, TimestampMixin, VersionedMixin, Base):
     relapsed_refractory: Mapped[bool | None]
     death_date: Mapped[date | None]
     notes: Mapped[str | None] = mapped_column(Text)
+    # disclosure control (issue 16; app/outcomes/disclosure.py): a permanent random secret
+    # from which the statistics' noise is drawn; never in any schema, export or log
+    disclosure_key: Mapped[int] = mapped_column(BigInteger, default=lambda: secrets.randbits(63))
 
     identifiers: Mapped[list["PatientIdentifier"]] = relationship(
         back_populates="patient", lazy="raise", cascade="all, delete-orphan"

@@ -138,7 +138,7 @@ async def test_death_records_the_date_and_closes_the_record(
     ] == "2019-09-12"
     after = await _post(client, patient, kind="pain", value=3, occurred_at="2019-09-20T04:00:00Z")
     assert after.status_code == 422
-    assert after.json()["type"] == "urn:vertebro:problem:after-death"
+    assert after.json()["type"] == "/problems/after-death"
     again = await _post(client, patient, kind="death", occurred_at="2019-09-14T04:00:00Z")
     assert again.status_code == 409
 

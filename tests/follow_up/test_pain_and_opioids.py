@@ -108,3 +108,11 @@ def test_not_computable_says_why() -> None:
     assert unknown_route.ome_mg_day is None and FACTORS_VERSION in (unknown_route.reason or "")
     unknown_drug = compute_ome("buprenorphine", Route.oral, 1, DoseUnit.mg, 1)
     assert unknown_drug.is_opioid is None and unknown_drug.ome_mg_day is None
+
+
+@pytest.mark.parametrize("drug", ["acetaminophen", "Paracetamol", "gabapentin", "ketamine"])
+def test_the_domains_non_opioids_are_known_as_such(drug: str) -> None:
+    """Recorded with OME 0 and is_opioid false, never 'unknown' (paracetamol is
+    acetaminophen's international name)."""
+    result = compute_ome(drug, Route.oral, 500, DoseUnit.mg, 4)
+    assert (result.is_opioid, result.ome_mg_day, result.reason) == (False, 0.0, None)

@@ -19,7 +19,7 @@ def _problem(response: Response, status: int, code: str) -> dict[str, Any]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
     body: dict[str, Any] = response.json()
-    assert body["type"] == f"urn:vertebro:problem:{code}"
+    assert body["type"] == f"/problems/{code}"
     assert body["status"] == status and body["detail"]
     return body
 

@@ -84,7 +84,7 @@ async def test_the_same_key_with_another_payload_is_a_conflict_that_changes_noth
     response = await post(client, pain("e1", 7))
     assert response.status_code == 409
     assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["type"] == "urn:vertebro:problem:event-conflict"
+    assert response.json()["type"] == "/problems/event-conflict"
     follow_up = (await client.get(f"/api/v1/follow-ups/{first['ids']['follow_up_id']}")).json()
     assert follow_up["score"] == 5 and follow_up["version"] == 1
     assert await count(EventLog) == 1 and await count(FollowUpEvent) == 1
@@ -330,7 +330,7 @@ async def test_an_event_is_refused_exactly_when_the_api_refuses_it(
     )
     response = await post(client, event("pain.scored", "e1", event_data))
     assert api.status_code == response.status_code == 422
-    assert api.json()["type"] == response.json()["type"] == f"urn:vertebro:problem:{code}"
+    assert api.json()["type"] == response.json()["type"] == f"/problems/{code}"
     assert api.json()["detail"] == response.json()["detail"]
     assert response.json()["errors"][0]["field"] == field
     assert await count(EventLog) == 0 and await count(FollowUpEvent) == 0

@@ -63,7 +63,7 @@ async def test_the_same_key_for_another_request_is_refused(client: AsyncClient) 
     await client.post("/api/v1/patients", json=PATIENT, headers=headers)
     other = await client.post("/api/v1/patients", json={**PATIENT, "sex": "male"}, headers=headers)
     assert other.status_code == 422
-    assert other.json()["type"] == "urn:vertebro:problem:idempotency-key-reused"
+    assert other.json()["type"] == "/problems/idempotency-key-reused"
     assert await count(Patient) == 1
 
 
@@ -110,7 +110,7 @@ async def test_a_malformed_key_is_refused(client: AsyncClient) -> None:
             "/api/v1/patients", json=PATIENT, headers={"Idempotency-Key": key}
         )
         assert response.status_code == 400
-        assert response.json()["type"] == "urn:vertebro:problem:bad-idempotency-key"
+        assert response.json()["type"] == "/problems/bad-idempotency-key"
     assert await count(Patient) == 0
 
 
@@ -129,7 +129,7 @@ async def test_answers_carrying_a_secret_are_never_stored(client: AsyncClient) -
         headers={"Idempotency-Key": "new-key"},
     )
     assert response.status_code == 400
-    assert response.json()["type"] == "urn:vertebro:problem:idempotency-key-not-supported"
+    assert response.json()["type"] == "/problems/idempotency-key-not-supported"
     assert await count(IdempotencyKey) == 0
 
 
@@ -186,7 +186,7 @@ async def test_a_revoked_key_gets_no_replay(client: AsyncClient) -> None:
 
     _first, again = await _create_then_retry(client, key, revoke)
     assert again.status_code == 401
-    assert again.json()["type"] == "urn:vertebro:problem:revoked-credential"
+    assert again.json()["type"] == "/problems/revoked-credential"
     assert "idempotent-replayed" not in again.headers and "MRN-REPLAY-1" not in again.text
 
 
@@ -198,7 +198,7 @@ async def test_an_expired_key_gets_no_replay(client: AsyncClient) -> None:
 
     _first, again = await _create_then_retry(client, key, expire)
     assert again.status_code == 401
-    assert again.json()["type"] == "urn:vertebro:problem:expired-credential"
+    assert again.json()["type"] == "/problems/expired-credential"
     assert "MRN-REPLAY-1" not in again.text
 
 
@@ -256,8 +256,8 @@ async def test_every_post_route_claims_the_key_after_its_guard(client: AsyncClie
         response = await client.post(concrete, json={}, headers={"Idempotency-Key": "a b"})
         assert response.status_code == 400, (path, response.text)
         assert response.json()["type"] in {
-            "urn:vertebro:problem:bad-idempotency-key",
-            "urn:vertebro:problem:idempotency-key-not-supported",
+            "/problems/bad-idempotency-key",
+            "/problems/idempotency-key-not-supported",
         }
 
 

@@ -26,7 +26,7 @@ async def test_transient_database_errors_are_503(sqlstate: str) -> None:
     response = await problem_handler(_request(), error)
     assert response.status_code == 503
     assert response.headers["retry-after"] == "2"
-    assert json.loads(bytes(response.body))["type"] == "urn:vertebro:problem:busy"
+    assert json.loads(bytes(response.body))["type"] == "/problems/busy"
 
 
 async def test_other_database_errors_stay_500() -> None:

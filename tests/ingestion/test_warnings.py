@@ -1,0 +1,75 @@
+"""Accepted but incomplete events say so in `warnings`, on the result, its replay and the log."""
+
+from typing import Any
+
+from httpx import AsyncClient
+
+from tests.ingestion.helpers import EVENTS, event, pain, post, procedure
+
+
+def _codes(result: dict[str, Any]) -> dict[str, str | None]:
+    return {w["code"]: w["field"] for w in result["warnings"]}
+
+
+def medication(event_id: str, drug: str, **data: Any) -> dict[str, Any]:
+    values = {"drug": drug, "dose": 5, "dose_unit": "mg", "route": "oral", "doses_per_day": 4}
+    return event("medication.recorded", event_id, {**values, **data})
+
+
+async def test_pain_before_its_procedure_warns_awaiting(client: AsyncClient) -> None:
+    early = pain("p1", 6, data={"procedure_ref": "OR-9"})
+    response = await post(client, early)
+    assert response.status_code == 201, response.text
+    assert response.json()["event_status"] == "applied"
+    assert _codes(response.json()) == {"awaiting-procedure": "data.procedure_ref"}
+    replay = await post(client, early)
+    assert replay.status_code == 200 and _codes(replay.json()) == {
+        "awaiting-procedure": "data.procedure_ref"
+    }
+    assert (await post(client, procedure("r1", "OR-9", ["T12"]))).status_code == 201
+    logged = await client.get(EVENTS, params={"event_id": "p1"})
+    [row] = logged.json()["items"]
+    assert row["awaiting_procedure"] is False and row["warnings"] == []
+
+
+async def test_complete_events_have_no_warnings(client: AsyncClient) -> None:
+    assert (await post(client, procedure("r1", "OR-9", ["T12"]))).json()["warnings"] == []
+    linked = await post(client, pain("p1", 6, data={"procedure_ref": "OR-9"}))
+    assert linked.json()["warnings"] == []
+    known = await post(client, medication("m1", "Morphine"))
+    assert known.json()["warnings"] == []
+
+
+async def test_misspelt_drug_is_kept_with_a_hint(client: AsyncClient) -> None:
+    response = await post(client, medication("m1", "oxycodon"))
+    assert response.status_code == 201, response.text
+    [warning] = response.json()["warnings"]
+    assert warning["code"] == "unknown-drug" and warning["field"] == "data.drug"
+    assert "'oxycodon'" in warning["message"] and "Did you mean 'oxycodone'" in warning["message"]
+
+
+async def test_opioid_without_computable_ome_warns(client: AsyncClient) -> None:
+    response = await post(client, medication("m1", "oxycodone", route="subcutaneous"))
+    assert response.status_code == 201, response.text
+    assert _codes(response.json()) == {"no-ome": "data.route"}
+    no_dose = event("medication.recorded", "m2", {"drug": "morphine"})
+    assert _codes((await post(client, no_dose)).json()) == {"no-ome": "data.dose"}
+
+
+async def test_non_opioid_is_known(client: AsyncClient) -> None:
+    response = await post(client, medication("m1", "gabapentin"))
+    assert response.status_code == 201, response.text
+    assert response.json()["warnings"] == []
+
+
+async def test_pain_site_other_warns_leg_does_not(client: AsyncClient) -> None:
+    other = await post(client, pain("p1", 4, data={"site": "other"}))
+    assert _codes(other.json()) == {"site-not-driving-triggers": "data.site"}
+    leg = await post(client, pain("p2", 4, data={"site": "leg"}))
+    assert leg.json()["warnings"] == []
+
+
+async def test_batch_results_carry_warnings(client: AsyncClient) -> None:
+    batch = {"events": [medication("m1", "oxycodon"), pain("p1", 3)]}
+    first, second = (await post(client, batch)).json()["results"]
+    assert list(_codes(first)) == ["unknown-drug"] and second["warnings"] == []
