@@ -27,6 +27,7 @@ from app.outcomes.cohort import Cohort
 from app.outcomes.figure_keys import Breakdown as B
 from app.outcomes.figure_keys import BreakdownKey, FigureKey, in_group
 from app.outcomes.sheet import Sheet
+from app.outcomes.suppression import Reason
 
 LEVEL_GROUPS = ("0", "1", "2", "3", "4", "5+")
 NOT_RECORDED = "not_recorded"  # no histology group; not XII, a group of its own
@@ -125,7 +126,10 @@ async def breakdown_sheet(
     now_us: int,
     by: Dimension,
     k: int | None,
+    withheld: bool = False,
 ) -> dict[str, Any]:
+    """`withheld` (stats:read, a cohort under the minimum, issue 16): every figure null and no
+    group listed (which groups have patients is itself a figure)."""
     sheet = Sheet(k)
     groups: list[str] = []
     for part in _parts(cohort, by, run.dialect.time_zone):
@@ -146,6 +150,11 @@ async def breakdown_sheet(
         for key in (*ADDITIVE, *((B.patients,) if by is Dimension.histology else ())):
             sheet.add_sum(in_group(TOTAL, key), [in_group(g, key) for g in groups])
     sheet.finish()
+    if withheld:
+        total = f"{TOTAL}."
+        shown = (n for n, c in sheet.cells().items() if c.shown and n.startswith(total))
+        sheet.reasons = dict.fromkeys(shown, Reason.cohort_below_minimum)
+        groups = []
     return {
         "disclosure": sheet.disclosure(),
         "additive": by is not Dimension.region,

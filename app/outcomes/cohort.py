@@ -61,6 +61,8 @@ class Cohort:
     levels_max: int | None = None
     staged: bool | None = None
     repeat: bool | None = None
+    # the year or quarter (YYYY, YYYY-Qn) performed_from/performed_to were set from, if any
+    period: str | None = None
 
     def describe(self) -> dict[str, object]:
         """The filters as applied, for the response."""

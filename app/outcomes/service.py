@@ -12,17 +12,20 @@ from app.clinical.definitions import Definitions
 from app.config import Settings, get_settings
 from app.errors import RuleViolation
 from app.models import ImagingTrigger
-from app.outcomes import cohort_sql, schemas, series, summary
+from app.outcomes import cohort_sql, disclosure_sql, query_space, schemas, series, summary
 from app.outcomes.breakdown import Dimension, breakdown_sheet
 from app.outcomes.cache import ResultCache
 from app.outcomes.cohort import Cohort
 from app.outcomes.definitions import fingerprint
+from app.outcomes.disclosure import Noise
 from app.outcomes.figure_keys import Counts
 from app.outcomes.figures import OutcomeFigures
 from app.outcomes.sheet import Sheet
-from app.outcomes.suppression import Cell, suppress
+from app.outcomes.suppression import Cell, Reason, suppress
 from app.outcomes.trajectory import mean_ci
 
+# the trajectory's buckets, in elapsed days since t0 (a month: 30 days)
+UNIT_DAYS = {"day": 1, "week": 7, "month": 30}
 CACHE = ResultCache()
 
 
@@ -84,7 +87,11 @@ def _key(*parts: Hashable, settings: Settings) -> tuple[Hashable, ...]:
     return (*parts, fingerprint(defs), settings.stats_suppression_k)
 
 
-def _check(cohort: Cohort) -> None:
+def _check(cohort: Cohort, exact: bool, settings: Settings, extra: int = 0) -> None:
+    if not exact:  # the query space of stats:read, for every caller (REST, web pages)
+        query_space.check_read_scope(
+            cohort, max_filters=settings.stats_read_max_filters, extra=extra
+        )
     if (
         cohort.performed_from
         and cohort.performed_to
@@ -99,6 +106,18 @@ def _check(cohort: Cohort) -> None:
         raise RuleViolation("levels_max", "levels_max is below levels_min.")
 
 
+async def _below_minimum(
+    run: cohort_sql.Runner, cohort: Cohort, exact: bool, settings: Settings
+) -> bool:
+    """stats:read: whether the cohort is withheld whole, its patients perturbed (a cell-key
+    draw, so the boundary is not sharp and a true 0 reads as a small count) below the minimum."""
+    if exact:
+        return False
+    patients, key = await disclosure_sql.cohort_key(run, cohort)
+    noise = Noise(settings.stats_noise_key())
+    return noise.count("patients", key, patients) < settings.stats_min_patients
+
+
 def _k(exact: bool, settings: Settings) -> int | None:
     return None if exact else settings.stats_suppression_k
 
@@ -106,8 +125,8 @@ def _k(exact: bool, settings: Settings) -> int | None:
 async def outcome_stats(
     session: AsyncSession, cohort: Cohort, *, exact: bool, now: datetime | None = None
 ) -> schemas.OutcomeStats:
-    _check(cohort)
     settings = get_settings()
+    _check(cohort, exact, settings)
     now = now or datetime.now(UTC)
     run, generation = await _prepare(session, settings)
     key = _key(
@@ -140,6 +159,9 @@ async def outcome_stats(
     sheet.put(Counts.distinct_vertebrae, total, per_patient.n)
     sheet.put_distribution(Counts.vertebrae_per_patient, per_patient)
     sheet.finish()
+    if await _below_minimum(run, cohort, exact, settings):
+        shown = (key for key, cell in sheet.cells().items() if cell.shown)
+        sheet.reasons = dict.fromkeys(shown, Reason.cohort_below_minimum)
     result = schemas.OutcomeStats(
         cohort=schemas.CohortRead.model_validate(cohort.describe()),
         generated_at=now,
@@ -161,26 +183,38 @@ async def pain_trajectory(
 ) -> schemas.TrajectoryRead:
     """Mean pain of each episode's target site per day (or week) since t0 with its 95 % CI
     (t distribution)."""
-    _check(cohort)
     settings = get_settings()
+    _check(cohort, exact, settings)
+    if not exact:
+        query_space.check_read_unit(unit)
     now = now or datetime.now(UTC)
     run, generation = await _prepare(session, settings)
     key = _key("trajectory", cohort, exact, unit, max_day, generation, settings=settings)
     if (hit := CACHE.get(key)) is not None:
         return cast(schemas.TrajectoryRead, hit)
     k = _k(exact, settings)
-    unit_days = 7 if unit == "week" else 1
+    unit_days = UNIT_DAYS[unit]
     buckets = await series.trajectory(run, cohort, unit_days, max_day, patients=k is not None)
+    found = {b.index: b for b in buckets}
     cells = {str(b.index): Cell(b.n, b.patients) for b in buckets}
     reasons = suppress(cells, [], k) if k is not None else {}
+    if await _below_minimum(run, cohort, exact, settings):
+        cells = {str(i): Cell() for i in range(max_day // unit_days + 1)}
+        reasons = dict.fromkeys(cells, Reason.cohort_below_minimum)
     points = []
-    for b in buckets:
+    for index in range(max_day // unit_days + 1):  # a regular grid: empty buckets with n = 0
+        if (b := found.get(index)) is None:  # withheld alike when the cohort is
+            out = reasons.get(str(index))
+            points.append(schemas.TrajectoryPoint(
+                start_day=index * unit_days, n=None if out else 0, mean=None, lower=None,
+                upper=None, suppressed=out.value if out else None))  # fmt: skip
+            continue
         reason = reasons.get(str(b.index))
         ci = mean_ci(b.n, b.mean, b.sd)
         shown = reason is None
         points.append(
             schemas.TrajectoryPoint(
-                start_day=b.index * (7 if unit == "week" else 1),
+                start_day=b.index * unit_days,
                 n=b.n if shown else None,
                 mean=b.mean if shown else None,
                 lower=ci[0] if shown and ci else None,
@@ -209,8 +243,8 @@ async def breakdown(
     by: Dimension,
     now: datetime | None = None,
 ) -> schemas.BreakdownRead:
-    _check(cohort)
     settings = get_settings()
+    _check(cohort, exact, settings, extra=1)  # `by` counts as a filter
     now = now or datetime.now(UTC)
     run, generation = await _prepare(session, settings)
     key = _key("breakdown", cohort, exact, by, generation, settings=settings)
@@ -222,6 +256,7 @@ async def breakdown(
         cohort_sql.to_us(now),
         by,
         _k(exact, settings),
+        withheld=await _below_minimum(run, cohort, exact, settings),
     )
     read = schemas.BreakdownRead(
         cohort=schemas.CohortRead.model_validate(cohort.describe()),

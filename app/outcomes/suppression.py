@@ -32,6 +32,7 @@ class Reason(StrEnum):
     few_patients = "few-patients"
     derived = "derived"
     complementary = "complementary"
+    cohort_below_minimum = "cohort-below-minimum"  # issue 16: STATS_MIN_PATIENTS, perturbed
 
 
 EXPLANATIONS: dict[Reason, str] = {
@@ -39,6 +40,7 @@ EXPLANATIONS: dict[Reason, str] = {
     Reason.few_patients: "computed from fewer than k patients",
     Reason.derived: "computed from a suppressed figure",
     Reason.complementary: "would let a suppressed count be recomputed from a total",
+    Reason.cohort_below_minimum: "the cohort has fewer patients than the minimum (after noise)",
 }
 PRIMARY = frozenset({Reason.small_count, Reason.few_patients})
 

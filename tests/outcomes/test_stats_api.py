@@ -79,18 +79,21 @@ async def test_research_is_exact_and_read_is_suppressed(
     assert exact["pain"]["time_points"][1]["score"]["mean"] == 3.0
     async with scoped_client("stats:read") as dashboard:
         hidden = await _get(dashboard)
+        trajectory = await _get(dashboard, "/api/v1/stats/pain-trajectory", max_day=21)
+    # issue 16: a cohort under STATS_MIN_PATIENTS (10, after noise) is withheld whole, zeros
+    # included (a true 0 reads as any small count)
     assert hidden["disclosure"]["exact"] is False
-    assert hidden["disclosure"]["k"] == 5
-    assert hidden["counts"]["patients"] == {"value": None, "suppressed": "small-count"}
+    assert hidden["counts"]["patients"] == {"value": None, "suppressed": "cohort-below-minimum"}
     day14 = hidden["pain"]["time_points"][1]["score"]
-    assert day14["mean"] is None
-    assert day14["suppressed"] in ("few-patients", "small-count")
+    assert day14["mean"] is None and day14["n"] is None
+    assert day14["suppressed"] == "cohort-below-minimum"
     cells = {c["cell"]: c for c in hidden["disclosure"]["suppressed"]}
-    assert cells["counts.patients"]["reason"] == "small-count"
-    assert cells["pain.d14"]["reason"] == "few-patients"
-    assert cells["counts.patients"]["explanation"]
-    # zero is published
-    assert hidden["complications"]["total"] == {"value": 0, "suppressed": None}
+    assert cells["counts.patients"]["reason"] == "cohort-below-minimum"
+    assert cells["pain.d14"]["explanation"]
+    assert hidden["complications"]["total"] == {"value": None, "suppressed": "cohort-below-minimum"}
+    assert [p["n"] for p in trajectory["points"]] == [None, None, None, None]
+    assert {p["suppressed"] for p in trajectory["points"]} == {"cohort-below-minimum"}
+    assert not list(_published_counts(hidden)), "a withheld cohort publishes no count"
 
 
 async def test_suppressed_figures_cannot_be_worked_out_from_a_large_registry(
@@ -218,7 +221,9 @@ async def test_the_pain_trajectory_follows_every_write(client: AsyncClient) -> N
 
     async def points() -> list[tuple[int, int, float]]:
         body = await _get(client, trajectory)
-        return [(p["start_day"], p["n"], p["mean"]) for p in body["points"]]
+        # a regular grid, days 0 to 365: the buckets with scores
+        assert [p["start_day"] for p in body["points"]] == list(range(366))
+        return [(p["start_day"], p["n"], p["mean"]) for p in body["points"] if p["n"]]
 
     patient = await make_patient(client)
     procedure = await make_procedure(client, patient["id"], performed_at="2019-02-12T09:30:00Z")
