@@ -6,10 +6,11 @@ PORT ?= 8000
 export PORT
 TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 
-.PHONY: help install run serve migrate seed test test-postgres lint format typecheck bench bench-sweep bench-ingest bench-stats bench-cases bench-load vendor clean
+.PHONY: help install run serve migrate seed demo test test-postgres lint format typecheck bench bench-sweep bench-ingest bench-stats bench-cases bench-load vendor clean
 
 help:
 	@echo "make run            install, migrate, seed and serve on :$(PORT) (SQLite by default)"
+	@echo "make demo           load a synthetic demo cohort (DEMO_PATIENTS=$(DEMO_PATIENTS)) for the dashboards"
 	@echo "make test           lint, type-check and run the whole suite (SQLite by default)"
 	@echo "make test-postgres  the suite against the local PostgreSQL"
 	@echo "make bench          run the benchmarks and print a table"
@@ -30,6 +31,11 @@ migrate: install
 seed: migrate
 	$(BIN)/vertebro seed
 	$(BIN)/vertebro stats refresh
+
+# a clearly marked synthetic cohort (identifier system urn:vertebro:demo), never in production
+DEMO_PATIENTS ?= 300
+demo: migrate
+	$(BIN)/vertebro demo --patients $(DEMO_PATIENTS)
 
 run: seed
 	$(BIN)/vertebro keys dev-admin
@@ -80,6 +86,7 @@ bench-load: install
 # the offline assets of /docs and /redoc from npm (tools/vendor_docs.py pins the versions)
 vendor: install
 	$(BIN)/python tools/vendor_docs.py
+	$(BIN)/python tools/vendor_web.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,4 +1,5 @@
-"""Command line: `vertebro serve | migrate | seed | keys | triggers | worker | stats | db`."""
+"""Command line: `vertebro serve | migrate | seed | demo | keys | triggers | worker | stats | db
+| events | mllp` (see each command's --help)."""
 
 import asyncio
 import os
@@ -11,6 +12,9 @@ from rich.console import Console
 
 from app.auth.cli import keys_app
 from app.db_roles import db_app
+from app.demo.cli import demo_command
+from app.hl7.cli import mllp_command
+from app.ingestion.cli import events_app
 from app.outcomes.cli import stats_app
 from app.triggers.cli import triggers_app, worker_command
 
@@ -19,7 +23,10 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(triggers_app, name="triggers")
 app.add_typer(stats_app, name="stats")
 app.add_typer(db_app, name="db")
+app.add_typer(events_app, name="events")
 app.command("worker")(worker_command)
+app.command("demo")(demo_command)
+app.command("mllp")(mllp_command)
 console = Console(stderr=True)
 ROOT = Path(__file__).resolve().parent.parent
 

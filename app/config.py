@@ -1,5 +1,7 @@
 """The one place for settings: read from the environment (and an optional `.env`)."""
 
+import hashlib
+import hmac
 from functools import lru_cache
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -36,6 +38,10 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite+aiosqlite:///./var/registry.db"
     database_echo: bool = False
+    # Observability (app/observability; docs/operations.md "Metrics and traces"): one JSON
+    # object per log line with "json"; OpenTelemetry traces sent over OTLP/HTTP when set.
+    log_format: Literal["text", "json"] = "text"
+    otel_exporter_otlp_endpoint: str | None = None
     db_pool_size: int = 10
     db_max_overflow: int = 20
     # Ping each pooled connection before use (a round trip per request). Off: a connection
@@ -91,6 +97,8 @@ class Settings(BaseSettings):
     # again (per process). A revocation is at once in the process that made it, within N
     # seconds in the others. 0: read the key on every request.
     auth_cache_seconds: float = Field(5.0, ge=0, le=300)
+    # Web pages (/app, app/web): a signed-in session lasts this long, then signs in again.
+    web_session_minutes: int = Field(480, ge=1, le=24 * 60)
     # `vertebro serve` (app/serving.py): a request's headers must arrive within this many
     # seconds and fit in this many bytes and fields (else 408 / 431); a body may pause this
     # long between reads (else 408).
@@ -126,6 +134,14 @@ class Settings(BaseSettings):
             and (self.oauth2_jwks_url or self.oauth2_jwks)
         )
 
+    def stats_noise_key(self) -> bytes:
+        """The key of the stats:read noise: STATS_NOISE_SECRET, else one derived from
+        SECRET_KEY (HMAC-SHA256 with a fixed label, so the SECRET_KEY itself is not used)."""
+        if self.stats_noise_secret is not None:
+            return self.stats_noise_secret.get_secret_value().encode()
+        secret = self.secret_key.get_secret_value().encode()
+        return hmac.new(secret, b"vertebro stats noise v1", hashlib.sha256).digest()
+
     def production_problems(self) -> list[str]:
         """Why this configuration must not serve in production (empty when it may)."""
         if self.environment != "production":
@@ -133,6 +149,9 @@ class Settings(BaseSettings):
         problems = []
         if secret_problem := secret_key_problem(self.secret_key.get_secret_value()):
             problems.append(secret_problem)
+        noise = self.stats_noise_secret
+        if noise is not None and secret_key_problem(noise.get_secret_value()):
+            problems.append("STATS_NOISE_SECRET must be a random value like SECRET_KEY's")
         if self.database_echo:
             problems.append("DATABASE_ECHO would log parameter values (patient data)")
         if "*" in self.cors_origins:
@@ -171,6 +190,8 @@ class Settings(BaseSettings):
     # --- EHR event ingestion and idempotency (issue 4; app/ingestion) ---
     # POST /api/v1/events: a batch with more events is refused whole with 413.
     ingest_batch_max_events: int = Field(1000, ge=1)
+    # refused events (GET /events?status=rejected) are kept this long (events purge-rejections)
+    event_rejections_retention_days: int = Field(90, ge=1)
     # Group commit: single events arriving at one process while it writes share the next
     # transaction (up to this many events in one; 1 turns grouping off), with this many such
     # transactions at once per process.
@@ -182,11 +203,23 @@ class Settings(BaseSettings):
     idempotency_wait_s: float = Field(10.0, ge=0)
     # The FHIR door: the event source recorded for conditional creates (If-None-Exist).
     fhir_source: str = "urn:vertebro:fhir"
+    # The HL7 v2 door (app/hl7; docs/hl7v2.md): `vertebro mllp` acts as the API key in
+    # HL7_MLLP_API_KEY (scope events:write); a frame larger than this many bytes is refused.
+    hl7_mllp_api_key: SecretStr | None = None
+    hl7_mllp_max_frame_bytes: int = Field(1_048_576, ge=1024)
 
     # --- Outcome statistics (issue 6; app/outcomes) ---
     # Small-cell suppression for stats:read (stats:research sees exact figures): no count in
     # 1..k-1 and no figure from fewer than k patients is published.
     stats_suppression_k: int = Field(5, ge=2)
+    # Disclosure control (issue 16; app/outcomes/disclosure.py, docs/disclosure-control-design.md):
+    # the secret keying every stats:read noise (unset: derived from SECRET_KEY, whose default
+    # production refuses; a weak one is refused too; rotating it, or SECRET_KEY while it is
+    # unset, redraws every noise: only after a compromise), at most this many filters per stats:read
+    # query, and no stats:read figure from a cohort under this many patients (perturbed).
+    stats_noise_secret: SecretStr | None = None
+    stats_read_max_filters: int = Field(2, ge=1)
+    stats_min_patients: int = Field(10, ge=1)
     # The first read after writes recomputes the summary of the patients written; a full
     # rebuild (after a migration or a change of the clinical settings) may take minutes.
     stats_refresh_timeout_ms: int = Field(600_000, ge=1000)

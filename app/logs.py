@@ -3,6 +3,7 @@ exception messages; every record carries the request id (set by app.middleware's
 RequestIdMiddleware)."""
 
 import contextvars
+import json
 import logging
 import sys
 import traceback
@@ -37,6 +38,25 @@ class RedactingFormatter(logging.Formatter):
 
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+_STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "request_id"}
+
+
+class JsonFormatter(RedactingFormatter):
+    """LOG_FORMAT=json: one JSON object per line (time, level, logger, request_id, message, the
+    record's extras, and the redacted traceback)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "request_id": getattr(record, "request_id", request_id_var.get()),
+            "message": record.getMessage(),
+        }
+        line |= {k: v for k, v in vars(record).items() if k not in _STANDARD}
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
 
 
 def configure_logging(settings: Settings) -> None:
@@ -48,7 +68,8 @@ def configure_logging(settings: Settings) -> None:
         logging.getLogger(chatty).setLevel(logging.WARNING)
     if not settings.database_echo:
         logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
-    formatter = RedactingFormatter(LOG_FORMAT)
+    json_lines = settings.log_format == "json"
+    formatter = JsonFormatter() if json_lines else RedactingFormatter(LOG_FORMAT)
     root = logging.getLogger()
     if settings.environment != "test":
         logging.getLogger("vertebro").setLevel(logging.INFO)
@@ -56,7 +77,8 @@ def configure_logging(settings: Settings) -> None:
             root.addHandler(_StderrHandler(sys.stderr))
     for name in ("", "uvicorn", "uvicorn.error"):
         for handler in logging.getLogger(name).handlers:
-            if not isinstance(handler.formatter, RedactingFormatter) and not _is_pytest(handler):
+            wanted = JsonFormatter if json_lines else RedactingFormatter
+            if type(handler.formatter) is not wanted and not _is_pytest(handler):
                 handler.setFormatter(formatter)
             if not any(isinstance(f, RequestIdFilter) for f in handler.filters):
                 handler.addFilter(RequestIdFilter())

@@ -19,8 +19,10 @@ from app.config import get_settings
 from app.db import get_engine, get_sessionmaker
 from app.docs import SWAGGER_UI_PARAMETERS, install_docs
 from app.errors import install_error_handlers
+from app.errors.pages import router as problems_router
 from app.follow_up.router import router as follow_up_router
 from app.gc_tuning import tune_gc
+from app.hl7.router import router as hl7_router
 from app.http.authenticator import authenticated_first
 from app.http.idempotency import IdempotencyKeyMiddleware, IdempotentReplay, answer_replay
 from app.ingestion.fhir.router import read as fhir_read_router
@@ -29,11 +31,14 @@ from app.ingestion.router import router as events_router
 from app.logs import configure_logging
 from app.middleware import install_middleware
 from app.notifications.router import router as notifications_router
+from app.observability.wiring import install as install_observability
 from app.outcomes.router import router as outcomes_router
 from app.patients.router import router as patients_router
 from app.procedures.router import router as procedures_router
 from app.triggers.router import router as triggers_router
 from app.triggers.scheduler import Background
+from app.web.router import install_web
+from app.worklist.router import router as worklist_router
 
 DESCRIPTION = """
 Records percutaneous vertebroplasty (and related spinal interventions) and follows their
@@ -46,10 +51,10 @@ performance status, imaging, other treatments, death).
 * Lists are cursor-paginated: pass `next_cursor` back as `cursor`.
 * Reads return an `ETag`; send it as `If-Match` on updates to refuse stale writes.
 * Timestamps must carry a time zone.
-* Every route but `/health`, `/ready` and these docs needs a credential: an API key as
-  `Authorization: Bearer <key>` or `X-API-Key` (use **Authorize**; `make run` prints a local
-  admin key), or an OAuth2 access token. Each route lists the scopes it needs. Updates need
-  `If-Match` (428 without it, 412 when stale).
+* Every route but `/health`, `/ready`, `/fhir/r4/metadata` and these docs needs a credential:
+  an API key as `Authorization: Bearer <key>` or `X-API-Key` (use **Authorize**; `make run`
+  prints a local admin key), or an OAuth2 access token. Each route lists the scopes it
+  needs. Updates need `If-Match` (428 without it, 412 when stale).
 * POSTs accept an `Idempotency-Key` header: a retry with the same key gets the first answer
   (`Idempotent-Replayed: true`) instead of a second effect. `/api/v1/events` needs none: each
   event's `(source, event_id)` is its key.
@@ -69,6 +74,11 @@ TAGS = [
         "description": "When the treated vertebra needs imaging (no improvement at 2 weeks, "
         "follow-up overdue, worsening after improvement), and what was done about it.",
     },
+    {
+        "name": "worklist",
+        "description": "The follow-up worklist: pain scores due at the protocol's time points "
+        "and imaging triggers to act on, most urgent first.",
+    },
     {"name": "notifications", "description": "Webhooks for trigger events and their delivery log."},
     {
         "name": "statistics",
@@ -84,8 +94,12 @@ TAGS = [
     {
         "name": "fhir",
         "description": "The FHIR R4 door (`/fhir/r4`): Patient, Procedure and Observation "
-        "creates and Bundles (`events:write`), `$everything` (`cases:read`). Errors are "
-        "OperationOutcome.",
+        "creates and Bundles (`events:write`); reads, search, `$everything` and `$transfer` "
+        "(`cases:read`); `metadata` (open). Errors are OperationOutcome.",
+    },
+    {
+        "name": "hl7v2",
+        "description": "HL7 v2 messages (ER7) in, ACKs out (`events:write`); see docs/hl7v2.md.",
     },
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
@@ -135,6 +149,7 @@ def create_app() -> FastAPI:
         unsupported=("/api/v1/api-keys", "/api/v1/subscriptions"),  # secrets shown once
     )
     install_middleware(app, settings)
+    install_observability(app, settings)  # /metrics, request metrics, tracing if configured
     app.state.rate_limits = RateLimits(settings)
     app.add_exception_handler(IdempotentReplay, answer_replay)
     # each route declares its scope in its signature (app.http.guards): routers are included
@@ -148,6 +163,7 @@ def create_app() -> FastAPI:
         follow_up_router,
         cases_router,
         triggers_router,
+        worklist_router,
         notifications_router,
         outcomes_router,
         access_router,
@@ -155,7 +171,10 @@ def create_app() -> FastAPI:
         api.include_router(router)
     app.include_router(api)
     app.include_router(fhir_write_router)
+    app.include_router(hl7_router)
     app.include_router(fhir_read_router)
     app.include_router(health.router)
+    app.include_router(problems_router)  # the problem-type catalogue (open, not in the schema)
     install_docs(app)
+    install_web(app)  # the pages under /app, and / leading there
     return app

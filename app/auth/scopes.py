@@ -14,6 +14,7 @@ TRIGGERS_MANAGE = "triggers:manage"
 STATS_READ = "stats:read"
 STATS_RESEARCH = "stats:research"
 ADMIN = "admin"
+METRICS_READ = "metrics:read"
 
 SCOPES: dict[str, str] = {
     EVENTS_WRITE: "Send clinical events (EHR integrations, FHIR).",
@@ -25,6 +26,7 @@ SCOPES: dict[str, str] = {
     STATS_READ: "Aggregate statistics only, small cells suppressed.",
     STATS_RESEARCH: "Exact aggregate statistics (implies stats:read).",
     ADMIN: "Manage API keys and subscriptions; query the audit trail.",
+    METRICS_READ: "Scrape /metrics (Prometheus; no patient data, no identifiers).",
 }
 ALL_SCOPES: frozenset[str] = frozenset(SCOPES)
 

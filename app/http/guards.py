@@ -19,6 +19,7 @@ from app.auth.scopes import (
     CASES_READ,
     CASES_WRITE,
     EVENTS_WRITE,
+    METRICS_READ,
     STATS_READ,
     TRIGGERS_MANAGE,
     TRIGGERS_READ,
@@ -45,3 +46,5 @@ StatsRead = Annotated[Principal, require(STATS_READ)]
 EventsWrite = Annotated[Principal, require(EVENTS_WRITE)]
 # API keys, webhook subscriptions and deliveries, the audit trail
 Admin = Annotated[Principal, require(ADMIN)]
+# the Prometheus scrape (/metrics, app.observability)
+MetricsRead = Annotated[Principal, require(METRICS_READ)]

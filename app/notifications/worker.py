@@ -40,6 +40,7 @@ from app.models import DeliveryAttempt, OutboxMessage, WebhookSubscription
 from app.models.base import new_id, utcnow
 from app.notifications import destinations, failures, signing
 from app.notifications.failures import Failure
+from app.observability import metrics
 
 log = logging.getLogger(__name__)
 
@@ -195,6 +196,7 @@ class Worker:
                 message.next_attempt_at = now + timedelta(
                     seconds=backoff_s(message.attempts, self.settings)
                 )
+            metrics.webhook_attempt(outcome, error)  # failures by kind (app.observability)
             message.last_status_code = status_code
             message.last_error = None if error is None else error.value
             if message.locked_by == self.name:

@@ -36,6 +36,7 @@ from app.models import (
 )
 from app.models.base import new_id, utcnow
 from app.notifications.outbox import enqueue_batch
+from app.observability import metrics
 from app.triggers import rules
 from app.triggers.lifecycle import supersede
 
@@ -268,6 +269,7 @@ async def _open(
     ]
     stmt = insert(_triggers).on_conflict_do_nothing().returning(_triggers.c.id)
     inserted = set((await session.execute(stmt, rows)).scalars())
+    metrics.triggers_opened(r["rule"] for r in rows if r["id"] in inserted)
     if not inserted:
         return []
     evidence: list[dict[str, Any]] = []

@@ -15,7 +15,7 @@ async def test_an_update_without_if_match_is_refused(client: AsyncClient) -> Non
         response = await client.patch(url, json={"notes": "x"}, headers=headers)
         assert response.status_code == 428
         assert response.headers["content-type"] == "application/problem+json"
-        assert response.json()["type"] == "urn:vertebro:problem:if-match-required"
+        assert response.json()["type"] == "/problems/if-match-required"
     assert (await client.get(url)).json()["notes"] is None
 
 
@@ -27,7 +27,7 @@ async def test_a_stale_if_match_is_refused_and_changes_nothing(client: AsyncClie
     assert first.status_code == 200 and first.headers["etag"] == '"2"'
     second = await client.patch(url, json={"notes": "second"}, headers={"If-Match": etag})
     assert second.status_code == 412
-    assert second.json()["type"] == "urn:vertebro:problem:version-mismatch"
+    assert second.json()["type"] == "/problems/version-mismatch"
     assert (await client.get(url)).json()["notes"] == "first"
 
 

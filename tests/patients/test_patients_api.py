@@ -41,7 +41,7 @@ async def test_identifier_taken_is_a_conflict_and_changes_nothing(client: AsyncC
     )
     assert response.status_code == 409
     assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["type"] == "urn:vertebro:problem:identifier-taken"
+    assert response.json()["type"] == "/problems/identifier-taken"
     assert len((await client.get("/api/v1/patients")).json()["items"]) == 1
 
 
@@ -126,7 +126,7 @@ async def test_unknown_patient_is_404_problem(client: AsyncClient) -> None:
     response = await client.get("/api/v1/patients/01a219db-192f-79c5-9172-17e95ced7b54")
     assert response.status_code == 404
     body = response.json()
-    assert body["type"] == "urn:vertebro:problem:not-found"
+    assert body["type"] == "/problems/not-found"
     assert body["status"] == 404 and "does not exist" in body["detail"]
 
 
@@ -138,7 +138,7 @@ async def test_malformed_ids_and_json_are_problems(client: AsyncClient) -> None:
         "/api/v1/patients", content=b'{"sex": ', headers={"content-type": "application/json"}
     )
     assert broken.status_code == 400
-    assert broken.json()["type"] == "urn:vertebro:problem:malformed-json"
+    assert broken.json()["type"] == "/problems/malformed-json"
 
 
 async def test_extra_fields_and_future_dates_are_named(client: AsyncClient) -> None:

@@ -40,7 +40,7 @@ async def test_rule_violations_name_the_field(
     response = await _post(client, patient, **body)
     assert response.status_code == 422, response.text
     problem = response.json()
-    assert problem["type"] == f"urn:vertebro:problem:{code}"
+    assert problem["type"] == f"/problems/{code}"
     assert [e["field"] for e in problem["errors"]] == [field]
     assert (await client.get("/api/v1/procedures")).json()["items"] == []
 
@@ -164,7 +164,7 @@ async def test_staged_series_rules(client: AsyncClient, patient: dict[str, Any])
         client, patient, series_id=sid, stage_number=2, performed_at="2019-02-01T09:30:00Z"
     )
     assert before_first.status_code == 422
-    assert before_first.json()["type"] == "urn:vertebro:problem:stage-order"
+    assert before_first.json()["type"] == "/problems/stage-order"
     second = await _post(
         client,
         patient,

@@ -29,4 +29,4 @@ async def test_unreachable_database_is_503_problem(client: AsyncClient) -> None:
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
     assert response.headers["retry-after"] == "5"
-    assert response.json()["type"] == "urn:vertebro:problem:unavailable"
+    assert response.json()["type"] == "/problems/unavailable"

@@ -29,7 +29,7 @@ from app.patients.schemas import PatientCreate
 from tests.conftest import make_api_key
 from tests.reliability.procs import on_postgres
 
-PROBLEM_PREFIX = "urn:vertebro:problem:"
+PROBLEM_PREFIX = "/problems/"
 
 
 class DriverError(Exception):
@@ -57,8 +57,8 @@ async def test_unavailable_states_are_503(sqlstate: str) -> None:
     assert response.headers["content-type"] == "application/problem+json"
     assert int(response.headers["retry-after"]) > 0
     assert response.json()["type"] in (
-        "urn:vertebro:problem:unavailable",
-        "urn:vertebro:problem:busy",
+        "/problems/unavailable",
+        "/problems/busy",
     )
 
 
@@ -67,7 +67,7 @@ async def test_other_driver_errors_stay_500_problems() -> None:
     async with AsyncClient(transport=transport, base_url="http://t") as client:
         response = await client.get("/fail/42883")
     assert response.status_code == 500
-    assert response.json()["type"] == "urn:vertebro:problem:internal-error"
+    assert response.json()["type"] == "/problems/internal-error"
 
 
 @pytest.mark.parametrize("sqlstate", ["22001", "22003", "22021", "22P05"])
@@ -77,7 +77,7 @@ async def test_values_the_database_cannot_take_are_422(sqlstate: str) -> None:
     async with AsyncClient(transport=ASGITransport(app=_app()), base_url="http://t") as client:
         response = await client.get(f"/fail/{sqlstate}")
     assert response.status_code == 422
-    assert response.json()["type"] == "urn:vertebro:problem:invalid-value"
+    assert response.json()["type"] == "/problems/invalid-value"
 
 
 # --- one classification: what the client is answered is what the audit trail records ---------

@@ -132,7 +132,8 @@ async def test_the_papers_cases(client: AsyncClient) -> None:
     }
     assert found == {
         # baseline 7, day 7: 5 (improved), then 0; back pain 6 seven months later
-        "paper-case-1": [("worsening", "open", "2019-08-15T10:00:00Z", ["T7", "T12"])],
+        # (both dead patients' triggers are closed: a death closes them, issue 18)
+        "paper-case-1": [("worsening", "closed", "2019-08-15T10:00:00Z", ["T7", "T12"])],
         # L3 three times: baseline 0 the first time (back); then for leg pain, improved by
         # day 14 both times; leg pain never fires rule B (back pain)
         "paper-case-2": [],
@@ -140,7 +141,8 @@ async def test_the_papers_cases(client: AsyncClient) -> None:
         "paper-case-3": [
             (
                 "follow_up_overdue",
-                "open",
+                # opened by the sweep after the death (due before it): closed at once
+                "closed",
                 "2019-05-14T09:00:00Z",
                 ["T1", "T6", "T7", "T9", "T11", "L2", "L3", "L4"],
             )
