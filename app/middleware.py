@@ -23,6 +23,7 @@ from app.common.routes import route_template
 from app.config import Settings
 from app.errors import BodyTooLarge, FieldIssue, problem_response
 from app.logs import request_id_var
+from app.observability.http import observe_request
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -62,7 +63,8 @@ class RequestIdMiddleware:
 # --- access log ----------------------------------------------------------------------------
 class AccessLogMiddleware:
     """One line per request: method, route template (never the concrete path or query, which
-    can carry identifiers), status, duration. Replaces uvicorn's access log."""
+    can carry identifiers), status, duration. Replaces uvicorn's access log. The same timing
+    feeds the request metrics (app.observability.http)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -83,13 +85,12 @@ class AccessLogMiddleware:
         try:
             await self.app(scope, receive, send_capturing)
         finally:
+            seconds = time.perf_counter() - started
             access_log.info(
-                "%s %s %d %.1fms",
-                scope.get("method", "-"),
-                route_template(scope),
-                status,
-                (time.perf_counter() - started) * 1000,
-            )
+                "%s %s %d %.1fms", scope.get("method", "-"), route_template(scope), status,
+                seconds * 1000,
+            )  # fmt: skip
+            observe_request(scope, status, seconds)
 
 
 # --- security headers ----------------------------------------------------------------------
