@@ -14,7 +14,7 @@ help:
 	@echo "make test           lint, type-check and run the whole suite (SQLite by default)"
 	@echo "make test-postgres  the suite against the local PostgreSQL"
 	@echo "make bench          run the benchmarks and print a table"
-	@echo "make vendor         refresh the offline /docs and /redoc assets from npm (needs npm)"
+	@echo "make vendor         refresh the offline /docs, /redoc and web-page assets from npm (needs npm)"
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required")'
@@ -83,10 +83,9 @@ bench-cases: install
 bench-load: install
 	$(BIN)/python -m bench load
 
-# the offline assets of /docs and /redoc from npm (tools/vendor_docs.py pins the versions)
+# the offline assets of /docs, /redoc and the web pages from npm (tools/vendor.py pins the versions)
 vendor: install
-	$(BIN)/python tools/vendor_docs.py
-	$(BIN)/python tools/vendor_web.py
+	$(BIN)/python tools/vendor.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
