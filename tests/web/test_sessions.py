@@ -14,6 +14,7 @@ from app.auth import service as auth_service
 from app.models import AuditEvent
 from app.web.sessions import COOKIE, SIGN_IN_COOKIE, sign
 from tests.conftest import make_api_key
+from tests.factories import make_patient, make_procedure
 
 Maker = async_sessionmaker[AsyncSession]
 
@@ -159,3 +160,16 @@ async def test_the_case_page_is_audited_with_its_patient(
             )
         ).all()
     assert [str(row.patient_id) for row in rows] == [patient_id, patient_id]
+
+
+async def test_the_case_page_lists_the_pain_each_procedure_treats(
+    client: AsyncClient, anonymous_client: AsyncClient
+) -> None:
+    patient = await make_patient(client)
+    await make_procedure(client, patient["id"], target_pain_site="leg")
+    cookie = await _session_cookie(anonymous_client, "cases:read")
+    page = await anonymous_client.get(f"/app/cases/{patient['id']}", headers=_with(cookie))
+    assert page.status_code == 200, page.text
+    table = page.text.split('id="procedures-h"', 1)[1].split("</table>", 1)[0]
+    assert '<th scope="col">Treats</th>' in table
+    assert "<td>leg pain</td>" in table
