@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 
 from app.clinical.levels import LEVEL_POSITION, normalise_level
 from app.complications.service import create_complication
-from app.errors import Conflict, DomainError, FieldIssue, RuleViolation, problem
+from app.errors import Conflict, DomainError, RuleViolation, problem
 from app.follow_up.service import follow_up_values
 from app.ingestion import identifiers, mappers, retraction
 from app.ingestion.context import Applied, Context, Work, ids_json
@@ -24,8 +24,7 @@ from app.ingestion.mappers import FOLLOW_UP_KIND, Incoming, ProcedureKey
 from app.models import EventLog, FollowUpEvent, Patient, PatientIdentifier, Procedure
 from app.models.base import utcnow
 from app.patients.service import update_patient
-from app.procedures.schemas import ProcedureCreate
-from app.procedures.service import build_level, create_procedure
+from app.procedures.service import create_procedure
 from app.triggers import marks
 
 
@@ -88,7 +87,6 @@ async def _procedure(ctx: Context, ev: Incoming) -> Applied:
             "procedure-ref-taken",
         )
     command = mappers.procedure_command(ev, patient.id)
-    _check_levels(command)
     procedure = await create_procedure(
         ctx.session,
         command,
@@ -109,23 +107,6 @@ async def _procedure(ctx: Context, ev: Incoming) -> Applied:
         patient.id,
         procedure.id,
     )
-
-
-def _check_levels(command: ProcedureCreate) -> None:
-    """Every bad level reported at once (the procedure service stops at the first): T13 without
-    its variant flag and Q9 in one procedure give two errors."""
-    issues: list[FieldIssue] = []
-    codes: set[str] = set()
-    for i, level in enumerate(command.levels):
-        try:
-            build_level(level, f"levels.{i}")
-        except RuleViolation as exc:
-            issues.extend(exc.errors)
-            codes.add(exc.code)
-    if len(issues) > 1:
-        code = codes.pop() if len(codes) == 1 else "validation-error"
-        detail = " ".join(issue.message for issue in issues)
-        raise DomainError(detail, code, 422, tuple(issues))
 
 
 async def _complication(ctx: Context, ev: Incoming) -> Applied:

@@ -16,7 +16,7 @@ from app.clinical.levels import LEVEL_POSITION
 from app.common.pagination import fetch_page
 from app.common.updates import check_version, merge_update
 from app.config import get_settings
-from app.errors import Conflict, NotFound, RuleViolation
+from app.errors import Conflict, DomainError, FieldIssue, NotFound, RuleViolation
 from app.models import LevelTreated, Patient, Procedure, ProcedureSeries
 from app.patients.service import check_within_life, require_patient
 from app.procedures import eligibility
@@ -47,6 +47,26 @@ def build_level(data: LevelIn, field: str) -> LevelTreated:
         position=LEVEL_POSITION[level],
         **data.model_dump(exclude={"level"}),
     )
+
+
+def build_levels(levels: Sequence[LevelIn]) -> list[LevelTreated]:
+    """Every bad level reported at once: T13 without its variant flag and Q9 in one procedure
+    give two errors, not the first only."""
+    built: list[LevelTreated] = []
+    issues: list[FieldIssue] = []
+    codes: set[str] = set()
+    for i, data in enumerate(levels):
+        try:
+            built.append(build_level(data, f"levels.{i}"))
+        except RuleViolation as exc:
+            issues.extend(exc.errors)
+            codes.add(exc.code)
+    if len(issues) == 1:
+        raise RuleViolation(issues[0].field, issues[0].message, codes.pop())
+    if issues:
+        code = codes.pop() if len(codes) == 1 else "validation-error"
+        raise DomainError(" ".join(issue.message for issue in issues), code, 422, tuple(issues))
+    return built
 
 
 def _check_unique_levels(levels: Sequence[LevelTreated]) -> None:
@@ -109,7 +129,7 @@ async def create_procedure(
     check_within_life(patient, data.performed_at, "performed_at")
     if data.series_id is not None and data.stage_number is not None:
         await _check_stage(session, patient, data.series_id, data.stage_number, data.performed_at)
-    levels = [build_level(lv, f"levels.{i}") for i, lv in enumerate(data.levels)]
+    levels = build_levels(data.levels)
     _check_unique_levels(levels)
     procedure = Procedure(
         patient_id=patient.id,

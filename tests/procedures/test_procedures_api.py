@@ -45,6 +45,18 @@ async def test_rule_violations_name_the_field(
     assert (await client.get("/api/v1/procedures")).json()["items"] == []
 
 
+async def test_every_bad_level_is_reported_not_the_first_only(
+    client: AsyncClient, patient: dict[str, Any]
+) -> None:
+    levels = [{"level": "T12"}, {"level": "T13"}, {"level": "Q9"}]
+    response = await _post(client, patient, levels=levels)
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert [e["field"] for e in problem["errors"]] == ["levels.1.level", "levels.2.level"]
+    assert problem["type"] == "/problems/validation-error"
+    assert (await client.get("/api/v1/procedures")).json()["items"] == []
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
