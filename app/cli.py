@@ -1,5 +1,5 @@
 """Command line: `vertebro serve | migrate | seed | demo | keys | triggers | worker | stats | db
-| events | mllp` (see each command's --help)."""
+| events | mllp | backup | restore` (see each command's --help)."""
 
 import asyncio
 import os
@@ -11,6 +11,7 @@ from alembic.config import Config
 from rich.console import Console
 
 from app.auth.cli import keys_app
+from app.backup.cli import backup_command, restore_command
 from app.db_roles import db_app
 from app.demo.cli import demo_command
 from app.hl7.cli import mllp_command
@@ -27,6 +28,8 @@ app.add_typer(events_app, name="events")
 app.command("worker")(worker_command)
 app.command("demo")(demo_command)
 app.command("mllp")(mllp_command)
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 console = Console(stderr=True)
 ROOT = Path(__file__).resolve().parent.parent
 
