@@ -12,9 +12,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN useradd --create-home --uid 10001 registry
 WORKDIR /srv/registry
 
+# the dependencies first, from the hashed lock: a change of code does not reinstall them
+COPY requirements/run.txt ./requirements/run.txt
+RUN pip install --no-compile --require-hashes -r requirements/run.txt
 COPY pyproject.toml README.md ./
 COPY app ./app
-RUN pip install --no-compile -e . && chown -R registry /srv/registry
+# editable, for now: the code finds alembic.ini, migrations/ and seed/ beside app/
+RUN pip install --no-compile --no-deps -e . && chown -R registry /srv/registry
 COPY alembic.ini ./
 COPY migrations ./migrations
 COPY seed ./seed

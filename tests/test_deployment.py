@@ -96,3 +96,21 @@ def test_no_api_process_is_reachable_past_the_proxy() -> None:
             assert "ports" not in service, name
         assert service.get("environment", {}).get("FORWARDED_ALLOW_IPS") != "*", name
     assert "backend" not in SERVICES["proxy"]["networks"]  # nginx never reaches the database
+
+
+def test_the_image_installs_the_locked_dependencies_before_the_code() -> None:
+    lines = [line.strip() for line in (ROOT / "Dockerfile").read_text().splitlines()]
+    lock = lines.index("COPY requirements/run.txt ./requirements/run.txt")
+    code = lines.index("COPY app ./app")
+    assert lock < code
+    assert any("--require-hashes -r requirements/run.txt" in line for line in lines[lock:code])
+    assert any(line.startswith("USER ") for line in lines)
+
+
+def test_the_build_context_leaves_out_what_the_image_does_not_copy() -> None:
+    ignored = {
+        line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines() if line.strip()
+    }
+    assert {".venv", "var", ".git", "tests", "test-artifacts"} <= ignored
+    copied = re.findall(r"^COPY (?:--\S+ )?(\S+)", (ROOT / "Dockerfile").read_text(), re.M)
+    assert copied and all(path.split("/")[0] not in ignored for path in copied)
