@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -172,6 +173,9 @@ class Settings(BaseSettings):
     # The webhook delivery worker inside the service (off: run `vertebro worker`).
     notifications_worker_enabled: bool = True
     notifications_poll_interval_s: float = Field(2.0, gt=0)
+    # `vertebro worker` touches this file after each poll; `vertebro worker --check` (a
+    # container's healthcheck) fails when it is older than three polls and 30 s
+    worker_heartbeat_file: Path | None = None
     webhook_batch_size: int = Field(20, ge=1)
     webhook_timeout_s: float = Field(10.0, gt=0)
     # A claimed message is someone else's to retry once its lease runs out (worker crash).

@@ -120,3 +120,15 @@ def test_compose_commands_that_start_nothing_need_no_secret() -> None:
     """`${VAR:?}` makes every compose command fail without VAR, `docker compose down` too; the
     secrets are checked where they are used instead (the API at start, the database's init)."""
     assert ":?" not in (ROOT / "docker-compose.yml").read_text()
+
+
+def test_every_service_built_from_the_image_has_a_healthcheck_that_fits_it() -> None:
+    """The image's HEALTHCHECK asks /health over HTTP: a service without an HTTP server (the
+    webhook worker) needs its own, or it stays unhealthy for ever."""
+    for name, service in COMPOSE["services"].items():
+        if service.get("build") is None:
+            continue
+        command = service.get("command", ["api"])
+        if command[0] == "worker":
+            assert service["healthcheck"]["test"] == ["CMD", "vertebro", "worker", "--check"], name
+            assert "WORKER_HEARTBEAT_FILE" in service["environment"], name

@@ -38,7 +38,7 @@ from app.common.sql import dialect_of, typed
 from app.config import Settings, get_settings
 from app.models import DeliveryAttempt, OutboxMessage, WebhookSubscription
 from app.models.base import new_id, utcnow
-from app.notifications import destinations, failures, signing
+from app.notifications import destinations, failures, heartbeat, signing
 from app.notifications.failures import Failure
 from app.observability import metrics
 
@@ -242,12 +242,17 @@ class Worker:
         async with self._http() as client:
             return await self._batch(client, now)
 
+    def _beat(self) -> None:
+        if self.settings.worker_heartbeat_file is not None:
+            heartbeat.beat(self.settings.worker_heartbeat_file)
+
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set: drain what is due, then poll."""
         async with self._http() as client:
             while not stop.is_set():
                 try:
                     done = await self._batch(client, None)
+                    self._beat()
                 except Exception:  # keep the worker alive; the next poll retries
                     log.exception("webhook delivery batch failed")
                     done = 0

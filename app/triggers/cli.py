@@ -45,8 +45,14 @@ def sweep_command(
 
 def worker_command(
     once: bool = typer.Option(False, "--once", help="Deliver what is due, then exit."),
+    check: bool = typer.Option(
+        False, "--check", help="Exit 0 if a worker's heartbeat (WORKER_HEARTBEAT_FILE) is fresh."
+    ),
 ) -> None:
     """Deliver queued webhook messages until stopped (SIGINT / SIGTERM)."""
+    if check:
+        _check_heartbeat()
+        return
     from app.db import get_engine, get_sessionmaker
     from app.notifications.worker import Worker
     from app.triggers import webhooks
@@ -68,3 +74,18 @@ def worker_command(
             await get_engine().dispose()
 
     asyncio.run(run())
+
+
+def _check_heartbeat() -> None:
+    from app.config import get_settings
+    from app.notifications.heartbeat import stale_reason
+
+    settings = get_settings()
+    if settings.worker_heartbeat_file is None:
+        console.print("WORKER_HEARTBEAT_FILE is not set: the worker writes no heartbeat")
+        raise typer.Exit(2)
+    reason = stale_reason(settings.worker_heartbeat_file, settings.notifications_poll_interval_s)
+    if reason is not None:
+        console.print(f"worker not alive: {reason}")
+        raise typer.Exit(1)
+    console.print("worker alive")
