@@ -20,6 +20,7 @@ from app.models.trigger import (
     TriggerEvidence,
     TriggerTransition,
 )
+from app.models.web_session import WebSessionRow
 
 __all__ = [
     "ApiKey",
@@ -46,5 +47,6 @@ __all__ = [
     "TriggerEvaluationMark",
     "TriggerEvidence",
     "TriggerTransition",
+    "WebSessionRow",
     "WebhookSubscription",
 ]
