@@ -3,7 +3,6 @@
 
 import asyncio
 import os
-from pathlib import Path
 
 import typer
 from alembic import command
@@ -12,6 +11,7 @@ from rich.console import Console
 
 from app.auth.cli import keys_app
 from app.backup.cli import backup_command, restore_command
+from app.common.resources import resource_path
 from app.db_roles import db_app
 from app.demo.cli import demo_command
 from app.hl7.cli import mllp_command
@@ -31,12 +31,11 @@ app.command("mllp")(mllp_command)
 app.command("backup")(backup_command)
 app.command("restore")(restore_command)
 console = Console(stderr=True)
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def alembic_config(url: str | None = None) -> Config:
-    config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config = Config(str(resource_path("alembic.ini")))
+    config.set_main_option("script_location", str(resource_path("migrations")))
     if url:
         config.attributes["url"] = url
     return config

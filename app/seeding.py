@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.common.resources import resource_path
 from app.complications.schemas import ComplicationCreate
 from app.complications.service import create_complication
 from app.db import commit
@@ -21,7 +22,7 @@ from app.procedures.schemas import ProcedureCreate, SeriesCreate
 from app.procedures.service import create_procedure, create_series
 from app.triggers import marks  # noqa: F401  (its flush listener marks the cases' patients)
 
-SEED_DIR = Path(__file__).resolve().parent.parent / "seed"
+SEED_DIR = resource_path("seed")
 SEED_SYSTEM = "urn:vertebro:seed"
 _follow_up = TypeAdapter[FollowUpCreate](FollowUpCreate)
 

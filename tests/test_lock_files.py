@@ -32,7 +32,7 @@ def _pins(lock: str) -> dict[str, list[str]]:
     return pins
 
 
-@pytest.mark.parametrize("lock", ["run.txt", "dev.txt"])
+@pytest.mark.parametrize("lock", ["run.txt", "dev.txt", "build.txt"])
 def test_every_requirement_is_pinned_and_hashed_and_nothing_is_local(lock: str) -> None:
     text = (ROOT / "requirements" / lock).read_text()
     assert "file://" not in text and "/opt/" not in text
@@ -57,6 +57,19 @@ def test_serving_installs_no_development_tool_and_testing_installs_them() -> Non
     dev_text = (ROOT / "requirements" / "dev.txt").read_text()
     for package in run:
         version = re.search(rf"^{re.escape(package)}==(\S+)", run_text, re.M | re.I)
+        assert version is not None
+        assert re.search(
+            rf"^{re.escape(package)}=={re.escape(version.group(1))} ", dev_text, re.M | re.I
+        )
+
+
+def test_the_build_backend_is_locked_with_the_same_versions_as_the_tools() -> None:
+    build, dev = _pins("build.txt"), _pins("dev.txt")
+    assert {_name(r) for r in PYPROJECT["build-system"]["requires"]} <= set(build)
+    build_text = (ROOT / "requirements" / "build.txt").read_text()
+    dev_text = (ROOT / "requirements" / "dev.txt").read_text()
+    for package in set(build) & set(dev):
+        version = re.search(rf"^{re.escape(package)}==(\S+)", build_text, re.M | re.I)
         assert version is not None
         assert re.search(
             rf"^{re.escape(package)}=={re.escape(version.group(1))} ", dev_text, re.M | re.I

@@ -14,7 +14,9 @@ from pathlib import Path
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 
-MIGRATIONS = Path(__file__).resolve().parent.parent.parent / "migrations"
+from app.common.resources import resource_path
+
+MIGRATIONS = resource_path("migrations")
 
 
 class BackupError(Exception):
