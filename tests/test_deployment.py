@@ -9,6 +9,9 @@ script and the grants against a real PostgreSQL."""
 import ipaddress
 import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -98,13 +101,80 @@ def test_no_api_process_is_reachable_past_the_proxy() -> None:
     assert "backend" not in SERVICES["proxy"]["networks"]  # nginx never reaches the database
 
 
-def test_the_image_installs_the_locked_dependencies_before_the_code() -> None:
-    lines = [line.strip() for line in (ROOT / "Dockerfile").read_text().splitlines()]
-    lock = lines.index("COPY requirements/run.txt ./requirements/run.txt")
-    code = lines.index("COPY app ./app")
-    assert lock < code
-    assert any("--require-hashes -r requirements/run.txt" in line for line in lines[lock:code])
-    assert any(line.startswith("USER ") for line in lines)
+def _stages() -> list[list[str]]:
+    """The Dockerfile's lines, one list per stage (FROM line first)."""
+    stages: list[list[str]] = []
+    for line in (ROOT / "Dockerfile").read_text().splitlines():
+        line = line.strip()
+        if line.startswith("FROM "):
+            stages.append([])
+        if stages and line and not line.startswith("#"):
+            stages[-1].append(line)
+    return stages
+
+
+def test_the_image_installs_the_locked_dependencies_then_the_built_wheel() -> None:
+    build, image = _stages()
+    assert build[0].endswith(" AS build")
+    assert any("pip wheel" in line and "--no-deps" in line for line in build)
+    assert any("--require-hashes -r requirements/build.txt" in line for line in build)
+    lock = next(i for i, line in enumerate(image) if "--require-hashes -r" in line)
+    wheel = next(i for i, line in enumerate(image) if line.startswith("COPY --from=build"))
+    assert lock < wheel  # a change of code does not reinstall the dependencies
+    assert "run.txt" in image[lock]
+    assert any(".whl" in line and "--no-deps" in line for line in image[wheel:])
+    assert not [
+        line for line in build + image if re.search(r"pip install .*(-e|--editable) ", line)
+    ]
+    assert not [line for line in image if line.startswith("COPY app")]  # the code is the wheel
+    assert any(line.startswith("USER ") for line in image)
+
+
+def test_every_image_is_pinned_to_a_release() -> None:
+    images = [line.split()[1] for stage in _stages() for line in stage[:1]]
+    images += [s["image"] for s in SERVICES.values() if "image" in s]
+    for image in images:
+        name, _, tag = image.partition(":")
+        assert tag and tag != "latest", image
+        # a release, not a series: PostgreSQL numbers releases major.minor (16.15), the others
+        # major.minor.patch
+        release = r"\d+\.\d+[-.]" if name == "postgres" else r"v?\d+\.\d+\.\d+"
+        assert re.match(release, tag), image
+
+
+def test_the_dockerfile_passes_hadolint() -> None:
+    hadolint = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+    done = subprocess.run(
+        [hadolint, "--no-color", str(ROOT / "Dockerfile")], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _read_variables() -> set[str]:
+    """Every variable the compose file interpolates or sets, and the scripts read."""
+    compose = (ROOT / "docker-compose.yml").read_text()
+    names = set(re.findall(r"\$\{([A-Z_][A-Z0-9_]*)", compose))
+    for service in SERVICES.values():
+        names |= set(service.get("environment", {}))
+    names |= set(COMPOSE["x-app-env"])
+    scripts = [ROOT / "docker" / "entrypoint.sh", *(ROOT / "docker" / "postgres-init").iterdir()]
+    for script in scripts:
+        names |= set(re.findall(r"\$\{?([A-Z_][A-Z0-9_]*)", script.read_text()))
+    names |= {
+        name
+        for line in (ROOT / "Dockerfile").read_text().splitlines()
+        for name in re.findall(r"\b([A-Z_][A-Z0-9_]+)=", line)
+    }
+    return names
+
+
+def test_every_variable_of_the_deployment_is_in_the_table() -> None:
+    text = (ROOT / "docs" / "deployment.md").read_text()
+    table = text[text.index("## Variables") :].split("\n## ", 1)[0]
+    documented = set(re.findall(r"`([A-Z_][A-Z0-9_]*)`", table))
+    read = _read_variables()
+    assert {"SECRET_KEY", "SEED_ON_START", "POSTGRES_PASSWORD", "WORKER_HEARTBEAT_FILE"} <= read
+    assert read - documented == set()
 
 
 def test_the_build_context_leaves_out_what_the_image_does_not_copy() -> None:
