@@ -62,13 +62,20 @@ def _sqlite_url(path: Path) -> str:
     return f"sqlite+aiosqlite:///{path}"
 
 
-@on_sqlite
-async def test_sqlite_backup_and_restore_give_back_every_row(
-    client: AsyncClient, tmp_path: Path
-) -> None:
+@pytest.fixture
+async def populated_sqlite(client: AsyncClient) -> Path:
+    """The test registry, populated; its SQLite file."""
     await _populate(client)
     source = sqlite_file(DATABASE_URL)
     assert source is not None
+    return source
+
+
+@on_sqlite
+async def test_sqlite_backup_and_restore_give_back_every_row(
+    populated_sqlite: Path, tmp_path: Path
+) -> None:
+    source = populated_sqlite
     before = await _rows(DATABASE_URL)
     assert before["event_log"] and before["audit_events"] and before["outcome_episodes"]
     copy = tmp_path / "registry.backup"
@@ -80,11 +87,9 @@ async def test_sqlite_backup_and_restore_give_back_every_row(
 
 @on_sqlite
 async def test_a_backup_taken_while_events_arrive_is_consistent(
-    client: AsyncClient, tmp_path: Path
+    client: AsyncClient, populated_sqlite: Path, tmp_path: Path
 ) -> None:
-    await _populate(client)
-    source = sqlite_file(DATABASE_URL)
-    assert source is not None
+    source = populated_sqlite
     done = asyncio.Event()
     written = [0]
 
