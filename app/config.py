@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     page_size_default: int = Field(50, ge=1)
     page_size_max: int = Field(500, ge=1)
 
-    # Clinical settings, defaults from DOMAIN.md
+    # Clinical settings, defaults from clinical-rules.md
     workup_imaging_max_age_days: int = 90
     workup_platelets_min_10e9_per_l: float = 50.0
     workup_inr_max: float = 1.5

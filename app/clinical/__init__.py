@@ -1,1 +1,1 @@
-"""DOMAIN.md as code: vocabularies, levels, the definitions, the pure rules, their SQL."""
+"""clinical-rules.md as code: vocabularies, levels, the definitions, the pure rules, their SQL."""

@@ -1,4 +1,4 @@
-"""The parameters of the clinical definitions (DOMAIN.md sections 3 and 4), in one object.
+"""The parameters of the clinical definitions (clinical-rules.md sections 3 and 4), in one object.
 
 Built from the settings once (`Definitions.from_settings`); the pure rules, the set-based
 sweep, the immediate trigger evaluation, the case view, the statistics and the work-up's
@@ -13,8 +13,8 @@ from app.clinical.days import UTC_NAME
 if TYPE_CHECKING:
     from app.config import Settings
 
-# day after t0 -> half-width of its window, in days (DOMAIN.md section 4). Not a setting: the
-# statistics' summary has a column per time point.
+# day after t0 -> half-width of its window, in days (clinical-rules.md section 4). Not a
+# setting: the statistics' summary has a column per time point.
 TIME_POINTS: dict[int, int] = {7: 3, 14: 4, 30: 7, 90: 21, 180: 30, 365: 60}
 
 # Scores carry at most two decimals; comparisons allow for binary floating point, so that
@@ -40,7 +40,7 @@ class Definitions:
     min_baseline: float = 2.0
     # the IANA time zone whose calendar days are the clinical days (app.clinical.days)
     time_zone: str = UTC_NAME
-    # the pre-procedure work-up (DOMAIN.md section 2; app.procedures.eligibility): CT or MRI
+    # the pre-procedure work-up (clinical-rules.md section 2; app.procedures.eligibility): CT or MRI
     # at most this many days before, platelets > this (10^9/L), INR < this
     workup_imaging_max_age_days: int = 90
     workup_platelets_min: float = 50.0

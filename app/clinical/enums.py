@@ -1,4 +1,4 @@
-"""Controlled vocabularies of DOMAIN.md, stored in the database as strings.
+"""Controlled vocabularies of clinical-rules.md, stored in the database as strings.
 
 Plain enums with no database import: the pure clinical rules and the ORM (its CHECK
 constraints) use them alike."""
@@ -128,7 +128,7 @@ class PainSite(StrEnum):
 
 
 class TargetPainSite(StrEnum):
-    """The pain a procedure is done for (DOMAIN.md section 3): back (axial) by default, leg
+    """The pain a procedure is done for (clinical-rules.md section 3): back (axial) by default, leg
     (radicular) when the indication is radicular pain from the treated level. Its episode's
     baseline, rule A, day-14 decision, trajectory and outcome figures use scores of this site."""
 
@@ -199,7 +199,7 @@ class HistologyGroup(StrEnum):
 
 
 class TriggerRule(StrEnum):
-    """The rule an imaging trigger fired by (DOMAIN.md section 4; app.triggers.rules)."""
+    """The rule an imaging trigger fired by (clinical-rules.md section 4; app.triggers.rules)."""
 
     no_improvement = "no_improvement"  # rule A: no improvement by day 14
     follow_up_overdue = "follow_up_overdue"  # rule A: no score in the day-14 window

@@ -1,4 +1,4 @@
-"""Episodes (DOMAIN.md section 3): a procedure, or a staged series counted from its last
+"""Episodes (clinical-rules.md section 3): a procedure, or a staged series counted from its last
 session, ended by a later procedure on any of its levels. Pure functions over plain data."""
 
 import uuid

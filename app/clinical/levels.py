@@ -1,4 +1,5 @@
-"""Vertebral levels: names, anatomical order, regions, approaches and codes (DOMAIN.md 1 and 6).
+"""Vertebral levels: names, anatomical order, regions, approaches and codes (clinical-rules.md
+sections 1 and 6).
 
 The one table of levels and regions: validation (app.procedures.levels), the FHIR codes and
 the statistics' region flags (app.clinical.predicates.region_of_level) are derived from it.
@@ -35,7 +36,8 @@ for _prefix, _region, _count in REGIONS:
         LEVEL_REGION[_name] = _region
 STANDARD_LEVELS = tuple(name for name in LEVEL_POSITION if name not in VARIANT_LEVELS)
 
-# SNOMED CT body structure codes (DICOM CID 7603), as verified in DOMAIN.md; sacral left unset.
+# SNOMED CT body structure codes (DICOM CID 7603), as verified in clinical-rules.md; sacral
+# left unset.
 SNOMED_VERTEBRA: dict[str, str] = {
     "C1": "14806007", "C2": "39976000", "C3": "113205007", "C4": "5329002",
     "C5": "36978003", "C6": "36054005", "C7": "87391001",
@@ -45,7 +47,7 @@ SNOMED_VERTEBRA: dict[str, str] = {
     "L1": "66794005", "L2": "14293000", "L3": "36470004", "L4": "11994002", "L5": "49668003",
 }  # fmt: skip
 
-# Which approaches DOMAIN.md names for which region. Sacral approaches are not listed there,
+# Which approaches clinical-rules.md names for which region. Sacral approaches are not listed there,
 # so no approach is refused for a sacral level.
 APPROACH_REGIONS: dict[Approach, frozenset[Region]] = {
     Approach.transpedicular: frozenset({Region.lumbar, Region.thoracic}),

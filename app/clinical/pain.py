@@ -1,6 +1,6 @@
 """Pain scores: the scores the rules use (of the site the episode's procedure targets; back
 pain for rule B), the baseline, "improved", "worsened", the score nearest a time point and the
-trajectory (DOMAIN.md sections 3 and 4). Pure functions.
+trajectory (clinical-rules.md sections 3 and 4). Pure functions.
 
 Their SQL forms are in app.clinical.predicates; the tests hold each to its pure form.
 """

@@ -1,4 +1,4 @@
-"""Oral morphine equivalents (OME), DOMAIN.md section 4.
+"""Oral morphine equivalents (OME), clinical-rules.md section 4.
 
 The factor table is versioned and the version is stored with every computed value. CDC warns
 that these factors are for summing exposure, never for switching a patient between opioids.

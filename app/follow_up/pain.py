@@ -1,4 +1,4 @@
-"""Pain scales and their normalisation to 0-10 (DOMAIN.md section 3)."""
+"""Pain scales and their normalisation to 0-10 (clinical-rules.md section 3)."""
 
 from app.clinical.enums import PainScale
 from app.errors import RuleViolation

@@ -1,7 +1,7 @@
 """ORU^R01 observations (OBX) and RDE^O11 / RAS^O17 medications (RXE/RXA with RXR) as events.
 
-Codes from DOMAIN.md section 6 only (app.ingestion.fhir.codes.OBSERVATION_CODES, the same table
-as the FHIR door): LOINC scores, and NCIt C38144 for Lansky (no LOINC code, as mCODE does).
+Codes from clinical-rules.md section 6 only (app.ingestion.fhir.codes.OBSERVATION_CODES, the same
+table as the FHIR door): LOINC scores, and NCIt C38144 for Lansky (no LOINC code, as mCODE does).
 """
 
 import re

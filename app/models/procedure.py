@@ -50,7 +50,7 @@ class Procedure(IdMixin, TimestampMixin, VersionedMixin, Base):
     duration_min: Mapped[int | None]
     tumour_board_reviewed: Mapped[bool | None]
     tumour_board_date: Mapped[date | None]
-    # pre-procedure work-up (DOMAIN.md section 2)
+    # pre-procedure work-up (clinical-rules.md section 2)
     consent_obtained: Mapped[bool | None]
     last_imaging_date: Mapped[date | None]
     last_imaging_modality: Mapped[str | None] = mapped_column(String(16))

@@ -1,4 +1,4 @@
-"""Imaging triggers (DOMAIN.md section 3): the records a rule firing leaves behind.
+"""Imaging triggers (clinical-rules.md section 3): the records a rule firing leaves behind.
 
 - `ImagingTrigger`: one firing of a rule for one episode. The natural key (episode_key, rule,
   occurrence, generation) is unique, so however often (and from however many processes)

@@ -1,6 +1,6 @@
 """The figures of GET /stats/outcomes: declared as SQL over the cohort, read back as schemas.
 
-Definitions (DOMAIN.md section 4), per episode of the cohort, by family: the counts and the
+Definitions (clinical-rules.md section 4), per episode of the cohort, by family: the counts and the
 imaging triggers' grain here; pain, analgesia and the scored measures in
 app.outcomes.pain_figures; complications, Kaplan-Meier curves and the triggers' figures in
 app.outcomes.event_figures. Every key is app.outcomes.figure_keys'. Windows and "day d after

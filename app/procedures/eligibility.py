@@ -1,4 +1,4 @@
-"""The pre-procedure work-up and its eligibility result (DOMAIN.md section 2)."""
+"""The pre-procedure work-up and its eligibility result (clinical-rules.md section 2)."""
 
 from dataclasses import dataclass
 from datetime import date

@@ -79,7 +79,7 @@ class LevelRead(ReadModel):
 
 
 class WorkUp(InputModel):
-    """The pre-procedure work-up (DOMAIN.md section 2); unknown items stay null."""
+    """The pre-procedure work-up (clinical-rules.md section 2); unknown items stay null."""
 
     consent_obtained: bool | None = None
     last_imaging_date: PastDate | None = Field(None, description="Date of the last CT or MRI.")

@@ -1,4 +1,4 @@
-"""The imaging triggers of DOMAIN.md section 3, as pure functions: history in, triggers out.
+"""The imaging triggers of clinical-rules.md section 3, as pure functions: history in, triggers out.
 
 Episodes, baseline, "improved" and "worsened" come from `app.clinical`. This module adds:
 

@@ -1,8 +1,8 @@
 """The worklist's pure rules (no database, no FastAPI): which protocol time point of an episode
 is due at a moment, and the order of the rows.
 
-DOMAIN.md section 4 gives the time points (day d after t0, +/- a half-width; the one table is
-`app.clinical.definitions.TIME_POINTS`); section 3 says an episode is a procedure, or a staged
+clinical-rules.md section 4 gives the time points (day d after t0, +/- a half-width; the one table
+is `app.clinical.definitions.TIME_POINTS`); section 3 says an episode is a procedure, or a staged
 series counted from its last session, ended by a later procedure on one of its levels. Here:
 
 - only vertebroplasty/kyphoplasty episodes are followed up (`Episode.is_augmentation`);

@@ -1,7 +1,7 @@
 """The follow-up worklist: one row per thing a person must do (issue 18, section 1).
 
 - `pain_score_due`: an open vertebroplasty/kyphoplasty episode's next protocol time point
-  (DOMAIN.md section 4: day 7 +/- 3, 14 +/- 4, 30 +/- 7, 90 +/- 21, 180 +/- 30, 365 +/- 60,
+  (clinical-rules.md section 4: day 7 +/- 3, 14 +/- 4, 30 +/- 7, 90 +/- 21, 180 +/- 30, 365 +/- 60,
   `app.clinical.definitions.TIME_POINTS`), from when its window opens until it closes;
 - `imaging_trigger`: an imaging trigger not yet closed (open, acknowledged, imaging ordered),
   its evidence as one sentence.

@@ -2,7 +2,7 @@
 sentence, and a label that tells patients apart without an identifier.
 
 A trigger's site comes from its evidence rows' follow-up events: rule A reads the pain the
-episode targets (back or leg), rule B always back pain (DOMAIN.md section 3).
+episode targets (back or leg), rule B always back pain (clinical-rules.md section 3).
 """
 
 import uuid
@@ -35,7 +35,7 @@ def score_text(score: float) -> str:
 
 
 def day_after(at: datetime, t0: datetime) -> int:
-    """Whole elapsed days after t0 (DOMAIN.md: "day d after t0" is elapsed time)."""
+    """Whole elapsed days after t0 (clinical-rules.md: "day d after t0" is elapsed time)."""
     return (at - t0).days
 
 

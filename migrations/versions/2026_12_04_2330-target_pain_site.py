@@ -4,9 +4,9 @@ Revision ID: 0013
 Revises: 0012
 Create Date: 2026-12-04 23:30:00+00:00
 
-Issue 17, section 1 (DOMAIN.md section 3, revised): an episode's baseline, rule A, the day-14
-decision, the trajectory and its outcome figures use scores of the site its procedure targets;
-rule B stays on back pain.
+Issue 17, section 1 (clinical-rules.md section 3, revised): an episode's baseline, rule A, the
+day-14 decision, the trajectory and its outcome figures use scores of the site its procedure
+targets; rule B stays on back pain.
 
 - procedures.target_pain_site: 'back' or 'leg', NOT NULL, default 'back', so every existing
   procedure (and so every existing episode, its decisions and triggers) stays as it was.

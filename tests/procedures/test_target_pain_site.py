@@ -1,5 +1,5 @@
-"""The pain a procedure is done for (DOMAIN.md section 3, revised): recorded through every door
-(REST, events, FHIR), back by default, and read by its episode's baseline and rule A; rule B
+"""The pain a procedure is done for (clinical-rules.md section 3, revised): recorded through every
+door (REST, events, FHIR), back by default, and read by its episode's baseline and rule A; rule B
 stays on back pain."""
 
 import uuid

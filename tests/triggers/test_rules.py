@@ -1,4 +1,4 @@
-"""The imaging rules as pure functions (DOMAIN.md section 3): no database."""
+"""The imaging rules as pure functions (clinical-rules.md section 3): no database."""
 
 import random
 import uuid

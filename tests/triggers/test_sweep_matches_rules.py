@@ -1,6 +1,6 @@
 """The set-based SQL of the sweep against the pure rules, on random histories, on the real DB
 (with the registry's clock in UTC and in Toronto across its clock changes), and the paper's
-three cases as a clinician reading DOMAIN.md would flag them."""
+three cases as a clinician reading clinical-rules.md would flag them."""
 
 import random
 import uuid

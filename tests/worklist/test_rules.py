@@ -1,4 +1,4 @@
-"""The worklist's pure rules against DOMAIN.md section 4's time points (day 7 +/- 3,
+"""The worklist's pure rules against clinical-rules.md section 4's time points (day 7 +/- 3,
 14 +/- 4, 30 +/- 7, 90 +/- 21, 180 +/- 30, 365 +/- 60) and section 3's episodes: no database."""
 
 import json
@@ -18,7 +18,7 @@ from app.worklist.rules import due_point, due_points
 
 R = Definitions()
 T0 = datetime(2020, 3, 2, 9, 0, tzinfo=UTC)
-# DOMAIN.md section 4, written out here on purpose: the rules must agree with the document
+# clinical-rules.md section 4, written out here on purpose: the rules must agree with the document
 DOMAIN_WINDOWS = {7: 3, 14: 4, 30: 7, 90: 21, 180: 30, 365: 60}
 
 
@@ -89,7 +89,7 @@ def test_a_score_in_the_window_is_reported_only_when_taken_of_the_target_site_by
     # outside the window (day 3): not in it
     early = due_point(e, [pain(3, 4)], at(7), None, R)
     assert early is not None and not early.score_in_window
-    # a leg-targeted episode (DOMAIN.md section 3: target pain) needs a leg score
+    # a leg-targeted episode (clinical-rules.md section 3: target pain) needs a leg score
     leg = episode(vp(site="leg"))
     back_only = due_point(leg, [pain(6, 4, "back")], at(7), None, R)
     assert back_only is not None and not back_only.score_in_window

@@ -241,8 +241,9 @@ async def test_csv_is_one_tidy_table(client: AsyncClient) -> None:
 async def test_a_trigger_the_sweep_opens_after_the_death_is_closed_with_its_batch(
     client: AsyncClient,
 ) -> None:
-    """Death on day 20, after the day-14 due day: rule A still fires for the episode (DOMAIN.md
-    section 3), but the sweep closes the trigger at once (`close_batch_for_death`)."""
+    """Death on day 20, after the day-14 due day: rule A still fires for the episode
+    (clinical-rules.md section 3), but the sweep closes the trigger at once
+    (`close_batch_for_death`)."""
     patient, _ = await treated(client, [(-3, 8), (12, 8)])
     death = {"kind": "death", "patient_id": patient["id"], "occurred_at": iso(day(20))}
     assert (await client.post("/api/v1/follow-ups", json=death)).status_code == 201

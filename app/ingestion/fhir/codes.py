@@ -1,6 +1,6 @@
-"""The codes the FHIR door understands, from DOMAIN.md section 6 (verified codes only).
+"""The codes the FHIR door understands, from clinical-rules.md section 6 (verified codes only).
 
-Anything else is refused as unknown, never mapped by guesswork. Where DOMAIN.md has no
+Anything else is refused as unknown, never mapped by guesswork. Where clinical-rules.md has no
 verified code (sacral vertebrae; radiotherapy, surgery and radiofrequency ablation as
 procedures) the resources carry `text` only, and only the registry's own names are accepted.
 """

@@ -1,5 +1,5 @@
 """Observation.partOf: a score is part of the procedure it was recorded against only while it
-lies inside that procedure's episode (app.clinical.episodes, DOMAIN.md section 3): from the
+lies inside that procedure's episode (app.clinical.episodes, clinical-rules.md section 3): from the
 episode's first session until a later procedure on any of its levels ends it. A score taken
 before the episode began, or after another procedure on those levels, keeps its link in the
 registry (and in `$transfer`, which is lossless) but is not `partOf` in the FHIR resources."""
