@@ -22,7 +22,7 @@ from app.db import SessionDep
 from app.errors import Forbidden
 from app.models import ApiKey
 from app.models.base import utcnow
-from app.web.sessions import COOKIE, WebSession, read_session
+from app.web.sessions import COOKIE, WebSession, is_live, read_session
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,8 @@ def page_access(*scopes: str) -> Any:
         request: Request, response: Response, audit: AuditDep, session: SessionDep
     ) -> Visitor | None:
         web = read_session(request.cookies.get(COOKIE))
+        if web is not None and not await is_live(session, web):
+            web = None
         principal = await principal_of_key(session, web.key_id) if web else None
         audit.mark_scopes(list(scopes))
         if web is None or principal is None:

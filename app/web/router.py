@@ -27,9 +27,9 @@ from app.web.pages import ACTIONS, SIGN_IN, nav, page, render_worklist
 from app.web.pages import to as go
 from app.web.sessions import (
     COOKIE,
-    REVOKED,
     SIGN_IN_COOKIE,
     cookie_flags,
+    end_session,
     open_session,
     same,
 )
@@ -72,7 +72,7 @@ async def sign_in(
     except Unauthorized:
         return page(request, "sign_in.html", 401, token=expected, error="rejected")
     audit.principal = principal
-    _web, cookie = open_session(principal.id)
+    _web, cookie = await open_session(session, principal.id)
     response = go("/app/worklist")
     response.set_cookie(COOKIE, cookie, **cookie_flags())  # type: ignore[arg-type]
     response.delete_cookie(SIGN_IN_COOKIE, path="/app")
@@ -80,9 +80,11 @@ async def sign_in(
 
 
 @router.post("/sign-out")
-async def sign_out(visitor: Viewer, csrf: Annotated[str, Form(max_length=100)]) -> Response:
+async def sign_out(
+    visitor: Viewer, session: SessionDep, csrf: Annotated[str, Form(max_length=100)]
+) -> Response:
     if visitor is not None and same(csrf, visitor.session.csrf):
-        REVOKED.add(visitor.session)
+        await end_session(session, visitor.session)
     response = go(SIGN_IN)
     response.delete_cookie(COOKIE, path="/app")
     return response

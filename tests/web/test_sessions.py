@@ -3,15 +3,20 @@ expiry, revocation, scopes, and the audit trail of page accesses."""
 
 import base64
 import json
+import os
+import subprocess
+import sys
 import time
 import uuid
+from datetime import timedelta
 
 from httpx import AsyncClient, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth import service as auth_service
-from app.models import AuditEvent
+from app.models import AuditEvent, WebSessionRow
+from app.models.base import utcnow
 from app.web.sessions import COOKIE, SIGN_IN_COOKIE, sign
 from tests.conftest import make_api_key
 from tests.factories import make_patient, make_procedure
@@ -173,3 +178,65 @@ async def test_the_case_page_lists_the_pain_each_procedure_treats(
     table = page.text.split('id="procedures-h"', 1)[1].split("</table>", 1)[0]
     assert '<th scope="col">Treats</th>' in table
     assert "<td>leg pain</td>" in table
+
+
+def _status_in_another_process(cookie: str) -> int:
+    """GET /app/worklist with the cookie from a separate Python process (another API worker)
+    on the same database."""
+    script = f"""
+import asyncio, httpx
+from app.main import create_app
+
+async def main():
+    app = create_app()
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            answer = await client.get("/app/worklist", headers={{"Cookie": "{COOKIE}={cookie}"}})
+            print("STATUS", answer.status_code)
+
+asyncio.run(main())
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=dict(os.environ), capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return int(done.stdout.split("STATUS", 1)[1].split()[0])
+
+
+async def test_signing_out_holds_in_every_api_process(anonymous_client: AsyncClient) -> None:
+    cookie = await _session_cookie(anonymous_client, "cases:read")
+    page = await anonymous_client.get("/app/worklist", headers=_with(cookie))
+    token = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    assert _status_in_another_process(cookie) == 200
+    out = await anonymous_client.post("/app/sign-out", data={"csrf": token}, headers=_with(cookie))
+    assert out.status_code == 303
+    assert _status_in_another_process(cookie) == 303  # signed out there too
+
+
+async def test_a_session_is_a_row_ended_at_sign_out_and_expired_rows_are_purged(
+    anonymous_client: AsyncClient, sessionmaker: Maker
+) -> None:
+    cookie = await _session_cookie(anonymous_client, "cases:read")
+    async with sessionmaker() as db:
+        (row,) = (await db.scalars(select(WebSessionRow))).all()
+        assert row.ended_at is None and row.expires_at > utcnow()
+        # a session that expired long ago, left behind by some process
+        db.add(
+            WebSessionRow(
+                id="stale",
+                api_key_id=row.api_key_id,
+                created_at=utcnow() - timedelta(days=3),
+                expires_at=utcnow() - timedelta(days=2),
+            )
+        )
+        await db.commit()
+    page = await anonymous_client.get("/app/worklist", headers=_with(cookie))
+    token = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    await anonymous_client.post("/app/sign-out", data={"csrf": token}, headers=_with(cookie))
+    await _session_cookie(anonymous_client, "cases:read")  # a sign-in purges expired rows
+    async with sessionmaker() as db:
+        rows = {r.id: r for r in (await db.scalars(select(WebSessionRow))).all()}
+    assert "stale" not in rows
+    assert rows[row.id].ended_at is not None
+    assert len(rows) == 2
