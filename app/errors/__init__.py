@@ -21,8 +21,10 @@ from app.errors.rendering import (
     ProblemField,
     code_of,
     problem,
+    problem_json_response,
     problem_response,
     register_error_renderer,
+    wants_html,
 )
 from app.errors.types import (
     BodyTooLarge,
@@ -63,8 +65,10 @@ __all__ = [
     "is_data_exception",
     "problem",
     "problem_handler",
+    "problem_json_response",
     "problem_response",
     "problem_responses",
     "register_error_renderer",
     "validation_issues",
+    "wants_html",
 ]

@@ -5,7 +5,7 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
@@ -33,7 +33,7 @@ HANDLED = (
 )
 
 
-async def problem_handler(request: Request, exc: Exception) -> JSONResponse:
+async def problem_handler(request: Request, exc: Exception) -> Response:
     answer = classify(exc)
     if answer.unexpected:
         # Never leak a stack trace to the client: the log carries it, with the request id and

@@ -10,19 +10,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from app.errors.catalogue import CATALOGUE, ProblemType
-from app.errors.rendering import LEGACY_TYPE_PREFIX, TYPE_PREFIX, problem
+from app.errors.rendering import LEGACY_TYPE_PREFIX, TYPE_PREFIX, problem, wants_html
 from app.errors.types import FieldIssue, NotFound
 
 router = APIRouter(prefix="/problems", include_in_schema=False)
 
 _STYLE = "body{font-family:sans-serif;max-width:48rem;margin:2rem auto;padding:0 1rem}"
-
-
-def _wants_html(request: Request) -> bool:
-    """text/html listed before any JSON type in Accept (a browser), else JSON."""
-    accept = request.headers.get("accept", "").lower()
-    html, json_ = accept.find("text/html"), accept.find("json")
-    return html >= 0 and (json_ < 0 or html < json_)
 
 
 def _as_json(entry: ProblemType) -> dict[str, Any]:
@@ -60,7 +53,7 @@ def _entry_html(entry: ProblemType) -> str:
 @router.get("")
 async def list_problems(request: Request) -> Response:
     entries = sorted(CATALOGUE.values(), key=lambda e: e.code)
-    if not _wants_html(request):
+    if not wants_html(request):
         return JSONResponse([_as_json(e) for e in entries])
     rows = "".join(
         f'<tr><td><a href="/problems/{escape(e.code)}">{escape(e.code)}</a></td>'
@@ -80,6 +73,6 @@ async def show_problem(code: str, request: Request) -> Response:
     entry = CATALOGUE.get(code.removeprefix(LEGACY_TYPE_PREFIX))
     if entry is None:
         raise NotFound("Problem type", repr(code))
-    if _wants_html(request):
+    if wants_html(request):
         return _page(entry.title, _entry_html(entry))
     return JSONResponse(_as_json(entry))

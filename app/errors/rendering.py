@@ -5,7 +5,7 @@ from collections.abc import Callable, Mapping, Sequence
 from http import HTTPStatus
 
 from fastapi import Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from app.errors.catalogue import title_of
@@ -58,10 +58,18 @@ def problem(
     )
 
 
-# Paths whose errors are answered in another format (the FHIR door answers OperationOutcome):
-# path prefix -> renderer, registered by that area. The renderer gets what problem_response gets.
+def wants_html(request: Request) -> bool:
+    """text/html listed before any JSON type in Accept (a browser), else JSON."""
+    accept = request.headers.get("accept", "").lower()
+    html, json_ = accept.find("text/html"), accept.find("json")
+    return html >= 0 and (json_ < 0 or html < json_)
+
+
+# Paths whose errors are answered in another format (the FHIR door answers OperationOutcome,
+# the web pages HTML to a browser): path prefix -> renderer, registered by that area. The
+# renderer gets what problem_response gets.
 ErrorRenderer = Callable[
-    [Request, int, str, str, Sequence[FieldIssue], Mapping[str, str] | None], JSONResponse
+    [Request, int, str, str, Sequence[FieldIssue], Mapping[str, str] | None], Response
 ]
 _error_renderers: dict[str, ErrorRenderer] = {}
 
@@ -82,10 +90,22 @@ def problem_response(
     detail: str,
     errors: Sequence[FieldIssue] = (),
     headers: Mapping[str, str] | None = None,
-) -> JSONResponse:
+) -> Response:
     for prefix, renderer in _error_renderers.items():
         if request.url.path.startswith(prefix):
             return renderer(request, status, code, detail, errors, headers)
+    return problem_json_response(request, status, code, detail, errors, headers)
+
+
+def problem_json_response(
+    request: Request,
+    status: int,
+    code: str,
+    detail: str,
+    errors: Sequence[FieldIssue] = (),
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """The problem+json answer, whatever renderer the path has (a renderer's fallback)."""
     body = problem(status, code, detail, errors, request.url.path)
     return JSONResponse(
         body.model_dump(exclude_none=True),

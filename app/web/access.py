@@ -62,6 +62,7 @@ def page_access(*scopes: str) -> Any:
             response.status_code = 303  # the page redirects to sign in: audited as such
             return None
         audit.principal = principal
+        request.state.web_principal = principal  # for an error page's links (app.web.errors)
         token = set_identifiers_visible(principal.sees_identifiers)
         request.state.audit_cleanups.append(lambda: reset_identifiers_visible(token))
         missing = [s for s in scopes if s not in principal.scopes]

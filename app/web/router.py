@@ -16,13 +16,14 @@ from app.cases.service import get_case
 from app.clinical.enums import ProcedureKind, Sex
 from app.common.schemas import UtcDatetime
 from app.db import SessionDep
-from app.errors import PreconditionFailed, RuleViolation, Unauthorized
+from app.errors import PreconditionFailed, RuleViolation, Unauthorized, register_error_renderer
 from app.outcomes.cohort import DEFAULT_KINDS, AgeBand, Cohort
 from app.outcomes.query_space import period_dates
 from app.outcomes.service import outcome_stats, pain_trajectory
 from app.triggers import lifecycle
 from app.web import case_view, dashboard_view, recording
 from app.web.access import Visitor, page_access
+from app.web.errors import render_page_error
 from app.web.pages import ACTIONS, SIGN_IN, nav, page, render_worklist
 from app.web.pages import to as go
 from app.web.sessions import (
@@ -37,6 +38,7 @@ from app.worklist.schemas import WorklistKind, WorklistQuery
 
 T = TypeVar("T")
 router = APIRouter(prefix="/app", include_in_schema=False)
+register_error_renderer("/app/", render_page_error)
 Viewer = Annotated[Visitor | None, page_access(CASES_READ)]
 Manager = Annotated[Visitor | None, page_access(TRIGGERS_MANAGE)]
 Writer = Annotated[Visitor | None, page_access(CASES_WRITE)]

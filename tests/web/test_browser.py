@@ -278,6 +278,19 @@ def test_dashboard_draws_the_kaplan_meier_curves(
     check_page(browser, "dashboard-female", seen_urls)
 
 
+def test_an_unknown_page_is_a_page_with_a_way_on(
+    server: Server, browser: WebDriver, seen_urls: list[str]
+) -> None:
+    browser.get(server.url + "/app/no-such-page")
+    heading = wait_for(browser, "main h1")
+    assert heading.text and "{" not in heading.text
+    links = {a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "main a")}
+    assert server.url + "/app" in links  # the start page: the worklist when signed in
+    check_page(browser, "not-found", seen_urls)
+    browser.find_element(By.CSS_SELECTOR, 'main a[href="/app"]').click()
+    wait_for(browser, "table.worklist")
+
+
 def test_sign_out_ends_the_session(
     server: Server, browser: WebDriver, seen_urls: list[str]
 ) -> None:
