@@ -20,9 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
-    Integer,
     case,
-    cast,
     func,
     literal,
     select,
@@ -281,6 +279,21 @@ def _set_quartiles(
         agg.distributions[m.key] = DistributionStats(dist.n, dist.mean, dist.sd, q1, median, q3)
 
 
+def _quartiles(ordered: Sequence[float]) -> list[float | None]:
+    """percentile_cont's quartiles of values in ascending order."""
+    n = len(ordered)
+    picks: list[float | None] = []
+    for p in QUARTILES:
+        if n == 0:
+            picks.append(None)
+            continue
+        pos = (n - 1) * p
+        low = int(pos)
+        high = low + (1 if pos > low else 0)
+        picks.append(_interpolate(n, p, ordered[low], ordered[high]))
+    return picks
+
+
 async def _sqlite_quartiles(
     run: Runner,
     source: Any,
@@ -288,39 +301,22 @@ async def _sqlite_quartiles(
     group: ColumnElement[Any] | None,
     out: dict[Any, Aggregate],
 ) -> None:
+    """SQLite has no percentile_cont: every measure's values are read in one statement and
+    their quartiles interpolated here as percentile_cont does (a statement per measure, each
+    recomputing the source, made a dashboard of the seeded registry take most of a second)."""
+    if not measures:
+        return
     g = group if group is not None else literal(None)
-    for m in measures:
-        values = (
-            select(g.label("g"), m.expr.label("v"))
-            .select_from(source)
-            .where(m.expr.is_not(None))
-            .subquery("vals")
-        )
-        ranked = select(
-            values.c.g,
-            values.c.v,
-            (func.row_number().over(partition_by=values.c.g, order_by=values.c.v) - 1).label("i"),
-            func.count().over(partition_by=values.c.g).label("n"),
-        ).subquery("ranked")
-        picks: list[ColumnElement[Any]] = []
-        for p in QUARTILES:
-            pos = ranked.c.n - 1
-            low = cast(pos * p, Integer)
-            high = low + case((pos * p > low, 1), else_=0)
-            picks += [
-                func.max(case((ranked.c.i == low, ranked.c.v))),
-                func.max(case((ranked.c.i == high, ranked.c.v))),
-            ]
-        query = select(ranked.c.g, ranked.c.n, *picks).group_by(ranked.c.g, ranked.c.n)
-        for row in await run.rows(query):
-            values_row = list(row)
-            key, n = values_row[0], int(values_row[1])
-            quartiles = [
-                _interpolate(n, p, values_row[2 + 2 * j], values_row[3 + 2 * j])
-                for j, p in enumerate(QUARTILES)
-            ]
-            if key in out:
-                _set_quartiles(out[key], [m], [quartiles])
+    query = select(g.label("g"), *(m.expr.label(f"v{i}") for i, m in enumerate(measures)))
+    values: dict[Any, list[list[float]]] = {}
+    for row in await run.rows(query.select_from(source)):
+        lists = values.setdefault(row[0], [[] for _ in measures])
+        for found, value in zip(lists, row[1:], strict=True):
+            if value is not None:
+                found.append(value)
+    for key, lists in values.items():
+        if key in out:
+            _set_quartiles(out[key], measures, [_quartiles(sorted(v)) for v in lists])
 
 
 def _only_where(value: Any, where: ColumnElement[bool] | None) -> Any:
