@@ -282,6 +282,19 @@ _ENTRIES = (
       "A filter of the outcomes dashboard (/app/dashboard) is not a valid value of its kind "
       "(a date, a number).", "Choose the value from the form's own control.",
       "'2019-13-01' is not a valid performed_from.", "performed_from"),
+    P("hl7v2-application-error", 422, "HL7 v2 message refused (AE)",
+      "An HL7 v2 message (POST /hl7/v2 or MLLP) was read but answered AE: a field or one of its "
+      "events was refused, so nothing of the message was recorded. Listed with the refused "
+      "events (GET /events?status=rejected); `errors` has one entry per ERR segment, its "
+      "`field` the v2 location (OBX^2^5).",
+      "Correct each field named and send the message again (the same MSH-10 is fine: nothing "
+      "of it was kept).", "The message was answered AE: ORU-11/2 score: must be 0-10.",
+      "OBX^2^5"),
+    P("hl7v2-application-reject", 400, "HL7 v2 message rejected (AR)",
+      "An HL7 v2 message could not be taken at all: not ER7, MSH-4 or MSH-10 empty, or a "
+      "message type, trigger event or processing id the registry does not accept.",
+      "Fix the message header (MSH) as `errors` says; the accepted types are in docs/hl7v2.md.",
+      "The message was answered AR: Message type SIU is not accepted.", "MSH^1^9^1^1"),
 )
 # fmt: on
 del P

@@ -66,7 +66,7 @@ async def answer(raw: str, api_key: str, peer: str | None) -> str:
         audit.mark_scopes([EVENTS_WRITE])
         try:
             with PatientCollector(audit, session.sync_session):
-                reply = await service.handle(session, raw)
+                reply = await service.handle(session, raw, principal.id)
             await add_rows(session, audit.rows(200, None))
             await commit(session)
         except Exception:

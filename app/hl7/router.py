@@ -65,5 +65,5 @@ def decode(raw: bytes) -> str:
 async def post_v2(
     principal: EventsWrite, request: Request, session: SessionDep, audit: AuditDep
 ) -> Response:
-    reply = await service.handle(session, decode(await request.body()))
+    reply = await service.handle(session, decode(await request.body()), principal.id)
     return Response(reply.text, media_type=ER7, headers={"HL7-Ack-Code": reply.code})

@@ -8,7 +8,8 @@ and MSH-10) replays its events and is answered AA with no second effect.
 """
 
 import logging
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,9 +28,11 @@ from app.hl7.reader import (
     Message,
     V2Error,
 )
+from app.hl7.refusals import refusal_row
 from app.ingestion import mappers
 from app.ingestion import service as pipeline
 from app.ingestion.mappers import Incoming
+from app.ingestion.rejections import write_rejections
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,7 @@ class Reply:
     text: str  # the ACK, ER7
     created: int = 0
     replayed: int = 0
+    issues: list[Issue] = field(default_factory=list)  # the ERR segments of an AE or AR
 
 
 def _table_code(status: int) -> str:
@@ -74,22 +78,30 @@ def _parse(planned: list[Planned]) -> tuple[list[Incoming], list[Issue]]:
     return items, issues
 
 
-async def handle(session: AsyncSession, raw: str) -> Reply:
+async def handle(session: AsyncSession, raw: str, credential_id: uuid.UUID | None = None) -> Reply:
     """The ACK for one message. The caller commits the session afterwards (an AE or AR has
-    already rolled back whatever the message did)."""
+    already rolled back whatever the message did, and logged the message as refused)."""
     msg: Message | None = None
     try:
         msg = Message(raw)
-        zone = get_settings().registry_time_zone
-        head = mapping.header(msg, zone)
-        planned = mapping.plan(msg, head, zone)
+        reply = await _answer(session, msg)
     except V2Error as exc:
-        return Reply(exc.ack, ack.build(msg, exc.ack, exc.issues))
+        reply = Reply(exc.ack, ack.build(msg, exc.ack, exc.issues), issues=exc.issues)
+    if reply.code != "AA":
+        await write_rejections([refusal_row(msg, raw, reply.code, reply.issues, credential_id)])
+    return reply
+
+
+async def _answer(session: AsyncSession, msg: Message) -> Reply:
+    """The reply to a message that could be read (V2Error: refused as a whole)."""
+    zone = get_settings().registry_time_zone
+    head = mapping.header(msg, zone)
+    planned = mapping.plan(msg, head, zone)
     if not planned:
         return Reply("AA", ack.build(msg, "AA", [], "nothing to record"))
     items, issues = _parse(planned)
     if issues:
-        return Reply("AE", ack.build(msg, "AE", issues))
+        return Reply("AE", ack.build(msg, "AE", issues), issues=issues)
     results = await pipeline.process(session, list(items), isolate=True)
     for p, result in zip(planned, results, strict=True):
         if result.status == "rejected" and result.problem is not None:
@@ -99,7 +111,7 @@ async def handle(session: AsyncSession, raw: str) -> Reply:
     if issues:
         await session.rollback()
         take_after_commit(session)  # what the rolled-back events registered must not run
-        return Reply("AE", ack.build(msg, "AE", issues))
+        return Reply("AE", ack.build(msg, "AE", issues), issues=issues)
     created = sum(r.status == "created" for r in results)
     replayed = sum(r.status == "replayed" for r in results)
     text = f"{created} created, {replayed} replayed"
