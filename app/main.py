@@ -9,13 +9,15 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import health
 from app.access.router import router as access_router
 from app.cases.router import router as cases_router
+from app.common import jobs
 from app.common.ratelimit import RateLimits
 from app.complications.router import router as complications_router
-from app.config import get_settings
+from app.config import Settings, get_settings
 from app.db import get_engine, get_sessionmaker
 from app.docs import SWAGGER_UI_PARAMETERS, install_docs
 from app.errors import install_error_handlers
@@ -27,16 +29,19 @@ from app.http.authenticator import authenticated_first
 from app.http.idempotency import IdempotencyKeyMiddleware, IdempotentReplay, answer_replay
 from app.ingestion.fhir.router import read as fhir_read_router
 from app.ingestion.fhir.router import write as fhir_write_router
+from app.ingestion.jobs import REJECTIONS_PURGE
 from app.ingestion.router import router as events_router
 from app.logs import configure_logging
 from app.middleware import install_middleware
+from app.notifications.jobs import webhook_delivery
 from app.notifications.router import router as notifications_router
 from app.observability.wiring import install as install_observability
 from app.outcomes.router import router as outcomes_router
 from app.patients.router import router as patients_router
 from app.procedures.router import router as procedures_router
+from app.triggers import webhooks
+from app.triggers.jobs import TRIGGER_SWEEP
 from app.triggers.router import router as triggers_router
-from app.triggers.scheduler import Background
 from app.web.router import install_web
 from app.worklist.router import router as worklist_router
 
@@ -105,11 +110,22 @@ TAGS = [
 ]
 
 
+def background_jobs(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
+) -> jobs.Background:
+    """Each area's jobs (`<area>/jobs.py`); each runs when its setting enables it."""
+    return jobs.Background(
+        sessionmaker,
+        settings,
+        (TRIGGER_SWEEP, webhook_delivery(webhooks.payload), REJECTIONS_PURGE),
+    )
+
+
 @asynccontextmanager
 async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
     tune_gc(get_settings())
-    # the imaging-trigger sweep and the webhook worker, when the settings ask for them
-    background = Background(get_sessionmaker(), get_settings())
+    # the imaging-trigger sweep, the webhook worker, the purge of old refused events
+    background = background_jobs(get_sessionmaker(), get_settings())
     background.start()
     _app.state.background = background
     try:

@@ -10,8 +10,11 @@ from typing import Any
 from httpx import AsyncClient
 from sqlalchemy import select
 
+from app.config import get_settings
 from app.db import get_sessionmaker
+from app.ingestion.jobs import REJECTIONS_PURGE
 from app.ingestion.rejections import purge_rejections, rejection_row, write_rejections
+from app.main import background_jobs
 from app.models import EventRejection
 from app.models.base import utcnow
 from tests.audit.test_audit_trail import audit_of, my_credential
@@ -131,3 +134,27 @@ async def test_the_purge_command(client: AsyncClient) -> None:
     _out, err = await proc.communicate()
     assert "deleted 1 rejected events older than 7 days" in err.decode(), err.decode()
     assert await count(EventRejection) == 0
+
+
+async def test_the_api_process_purges_old_rejections_in_the_background(
+    client: AsyncClient,
+) -> None:
+    """No cron needed: the API's background jobs include the purge (app.ingestion.jobs)."""
+    await post(client, pain("old", 99))
+    await post(client, pain("new", 99))
+    async with get_sessionmaker()() as session:
+        old = await session.scalars(select(EventRejection).where(EventRejection.event_id == "old"))
+        old.one().received_at = utcnow() - timedelta(days=91)
+        await session.commit()
+    settings = get_settings()
+    background = background_jobs(get_sessionmaker(), settings)
+    assert REJECTIONS_PURGE.name in {job.name for job in background.jobs}
+    background.start()
+    try:
+        for _ in range(200):
+            if await count(EventRejection) == 1:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await background.close()
+    assert [i["event_id"] for i in await _items(client, status="rejected")] == ["new"]
