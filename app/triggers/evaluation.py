@@ -3,14 +3,17 @@ the triggers and day-14 decisions already stored.
 
 `evaluate_patients` runs after the commit of every change to a patient's pain scores,
 procedures or death (app/triggers/marks.py: REST writes and ingestion alike). It
-fires rule B at once, revises day-14 decisions the sweep already took when later-arriving
+fires rule B at once, takes the day-14 decisions already due that rest on data present
+(`rules.DECIDED_AT_WRITE`: a late procedure whose day 14 has passed gets its no_improvement at
+the write, not at the next sweep), revises day-14 decisions already taken when later-arriving
 data changes them, and closes as "superseded" every open trigger the data now proves wrong.
-Day-14 checks not yet taken are left to the sweep, which takes them at the due time.
+Decisions that rest on absent data (no baseline, no score in the window) are left to the
+sweep, which takes them at the due time.
 """
 
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
@@ -113,10 +116,11 @@ class Plan:
     revised: list[tuple[Day14Check, rules.Day14]]
     superseded: list[tuple[ImagingTrigger, str]]
     opened: list[tuple[rules.Fired, int]]  # with the generation each would get
+    decided: list[rules.Day14] = field(default_factory=list)  # due, not yet taken
 
     @property
     def changes(self) -> bool:
-        return bool(self.revised or self.superseded or self.opened)
+        return bool(self.revised or self.superseded or self.opened or self.decided)
 
 
 async def plan_evaluations(
@@ -170,8 +174,10 @@ def _plan(
         current_checks.add(key)
         check = checks.get(key)
         if check is None:
-            continue  # not decided yet: the sweep takes the decision at the due time
-        if check.outcome != decision.outcome:
+            if decision.outcome not in rules.DECIDED_AT_WRITE:
+                continue  # rests on absent data: the sweep decides at the due time
+            plan.decided.append(decision)
+        elif check.outcome != decision.outcome:
             plan.revised.append((check, decision))
         if decision.fired:
             expected.append(decision.fired)
@@ -207,6 +213,8 @@ async def apply_plans(
             check.baseline = decision.baseline.score if decision.baseline else None
             check.baseline_event_id = decision.baseline.id if decision.baseline else None
             check.checked_at = now
+        if plan.decided:
+            await _decide(session, plan.patient_id, plan.decided, now)
         for trigger, reason in plan.superseded:
             await supersede(session, trigger, reason, now)
         wanted.extend((plan.patient_id, fired, generation) for fired, generation in plan.opened)
@@ -224,6 +232,32 @@ async def evaluate_patients(
     now = now or utcnow()
     plans = [p for p in await plan_evaluations(session, patient_ids, now) if p.changes]
     return await apply_plans(session, plans, now) if plans else []
+
+
+_checks = cast(Table, Day14Check.__table__)
+
+
+async def _decide(
+    session: AsyncSession, patient_id: uuid.UUID, decisions: Sequence[rules.Day14], now: datetime
+) -> None:
+    """Store day-14 decisions taken at a write; a sweep that took one first keeps its own
+    (ON CONFLICT DO NOTHING on the episode and t0), as a trigger both open is opened once."""
+    insert = pg_insert if dialect_of(session).postgres else sqlite_insert
+    rows = [
+        {
+            "episode_key": d.episode.key,
+            "t0_procedure_id": rules.t0_procedure(d.episode),
+            "patient_id": patient_id,
+            "t0": d.episode.t0,
+            "due_at": d.due_at,
+            "outcome": d.outcome.value,
+            "baseline": d.baseline.score if d.baseline else None,
+            "baseline_event_id": d.baseline.id if d.baseline else None,
+            "checked_at": now,
+        }
+        for d in decisions
+    ]
+    await session.execute(insert(_checks).on_conflict_do_nothing(), rows)
 
 
 def _why_superseded(trigger: ImagingTrigger, current: set[tuple[uuid.UUID, uuid.UUID]]) -> str:

@@ -58,6 +58,15 @@ class Day14Outcome(StrEnum):
 
 
 FIRING_OUTCOMES = frozenset({Day14Outcome.no_improvement, Day14Outcome.follow_up_overdue})
+# Decisions that rest on data present (a score, a baseline's value, a later procedure, a
+# death): once the due time has passed, the write that makes one decidable takes it, as it
+# fires rule B. The two that rest on data being absent (no baseline, no score in the window)
+# are the sweep's, at the due time: a late procedure's scores often follow it by seconds, and
+# deciding "missing" between the two would open and supersede a trigger for nothing.
+DECIDED_AT_WRITE = frozenset(Day14Outcome) - {
+    Day14Outcome.baseline_missing,
+    Day14Outcome.follow_up_overdue,
+}
 
 
 class EvidenceRole(StrEnum):

@@ -249,7 +249,9 @@ async def test_a_moved_procedure_supersedes_what_its_old_date_fired(client: Asyn
         headers={"If-Match": f'"{created["version"]}"'},
     )
     assert moved.status_code == 200, moved.text
-    assert await _rules(client) == [("worsening", "superseded")]
+    # the day-14 decision taken at the writes (improved) is revised for the new t0 (day 18,
+    # no score in its window): overdue, opened at once as every revision is
+    assert await _rules(client) == [("follow_up_overdue", "open"), ("worsening", "superseded")]
 
 
 async def test_a_retracted_procedure_no_longer_ends_the_episode(client: AsyncClient) -> None:

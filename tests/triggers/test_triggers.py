@@ -16,13 +16,16 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 async def test_day_14_without_improvement_opens_exactly_one_trigger(client: AsyncClient) -> None:
-    patient, procedure = await procedure_with_pain(client, [(-3, 7), (3, 6), (10, 6)])
-    assert await triggers(client) == []  # nothing fires before the sweep: it is time-based
-    first = await sweep(NOW)
-    assert (first.decided, first.fired) == (1, 1)
-    # however often, and however many at once
-    again = await asyncio.gather(*(sweep(NOW) for _ in range(4)))
-    assert sum(r.fired for r in again) == 0
+    patient, procedure = await procedure_with_pain(client, [(-3, 7), (3, 6)])
+    # day 14 is long past (2019), but with no score in its window the decision rests on
+    # absent data: the sweep's, not the writes'
+    assert await triggers(client) == []
+    # the day-10 score makes it decidable on the data: taken at that write
+    await add_pain(client, patient, iso(day(10)), 6)
+    assert [t["rule"] for t in await triggers(client)] == ["no_improvement"]
+    # however often the sweep runs, and however many at once, nothing more
+    again = await asyncio.gather(*(sweep(NOW) for _ in range(5)))
+    assert sum(r.fired for r in again) == 0 and sum(r.decided for r in again) == 0
     (trigger,) = await triggers(client)
     assert trigger["rule"] == "no_improvement"
     assert trigger["status"] == "open"
@@ -61,7 +64,9 @@ async def test_improvement_or_missing_baseline_fire_nothing_but_are_recorded(
     leg_only, _ = await procedure_with_pain(client, [])
     await add_pain(client, leg_only, iso(day(-3)), 8, site="leg")
     result = await sweep(NOW)
-    assert (result.decided, result.fired) == (4, 0)
+    # improved and below threshold were decided at their scores' writes; the two without a
+    # baseline rest on absent data and are the sweep's
+    assert (result.decided, result.fired) == (2, 0)
     outcomes = {}
     for patient in (improved, no_baseline, low_baseline, leg_only):
         case = (await client.get(f"/api/v1/cases/{patient}")).json()
@@ -83,7 +88,8 @@ async def test_repeat_procedure_and_other_kinds(client: AsyncClient) -> None:
         client, patient, kind="cryoablation", performed_at=iso(day(10)), levels=[{"level": "L3"}]
     )
     result = await sweep(NOW)
-    assert (result.decided, result.fired) == (1, 0)
+    # the cryoablation's write decided it (the episode ended: data present)
+    assert (result.decided, result.fired) == (0, 0)
     case = (await client.get(f"/api/v1/cases/{patient}")).json()
     assert [c["outcome"] for c in case["day14_checks"]] == ["ended_before_due"]
 
@@ -290,5 +296,9 @@ async def test_procedure_writes_over_rest_re_evaluate_the_triggers(client: Async
         headers={"If-Match": f'"{created["version"]}"'},
     )
     assert moved.status_code == 200, moved.text
-    (after,) = await triggers(client)
-    assert after["id"] == trigger["id"] and after["status"] == "superseded"
+    after = {t["rule"]: t for t in await triggers(client)}
+    assert after["worsening"]["id"] == trigger["id"]
+    assert after["worsening"]["status"] == "superseded"
+    # the day-14 decision already taken (improved, at the day-7 score's write) is revised for
+    # the new t0 (day 41, no score in its window): overdue, as any revision opens at once
+    assert after["follow_up_overdue"]["status"] == "open" and len(after) == 2
