@@ -34,6 +34,25 @@ NON_OPIOIDS = frozenset(
     | {"paracetamol"}  # acetaminophen's international non-proprietary name: the same drug
 )
 KNOWN_DRUGS = OPIOIDS | NON_OPIOIDS
+RXNORM_SYSTEM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+# RxNorm ingredient (TTY IN) codes, only those verified: the CPIC drug table
+# (cpicpgx/cpic-schema, drug.sql, "RxNorm:<code> <name>"). Not verified, so not given:
+# hydrocodone, hydromorphone, oxymorphone, tapentadol and the non-opioids.
+RXNORM_INGREDIENTS: dict[str, str] = {
+    "codeine": "2670",
+    "fentanyl": "4337",
+    "methadone": "6813",
+    "morphine": "7052",
+    "oxycodone": "7804",
+    "tramadol": "10689",
+}
+
+
+def rxnorm_code(drug: str | None) -> str | None:
+    """The drug's RxNorm ingredient code, where one is verified (else None)."""
+    return RXNORM_INGREDIENTS.get(drug.strip().lower()) if drug else None
+
+
 CONTINUOUS_UNITS = frozenset({DoseUnit.mg_per_h, DoseUnit.mcg_per_h})
 
 

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, computed_field, model_validator
 
 from app.clinical.enums import (
     DoseUnit,
@@ -17,6 +17,7 @@ from app.clinical.enums import (
     TreatmentType,
 )
 from app.common.schemas import InputModel, PastDatetime, ReadModel
+from app.follow_up.opioids import rxnorm_code
 
 EXAMPLE_PATIENT = "0195f3a4-6a8e-7c1e-9d7b-2f4f5b6c7d8e"
 
@@ -262,3 +263,12 @@ class FollowUpRead(ReadModel):
     created_at: datetime
     updated_at: datetime
     version: int
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="The drug's RxNorm ingredient code (system "
+        "http://www.nlm.nih.gov/research/umls/rxnorm), derived from `drug` where the code "
+        "is verified (clinical-rules.md section 4); null otherwise."
+    )
+    @property
+    def drug_rxnorm(self) -> str | None:
+        return rxnorm_code(self.drug)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.common.pagination import fetch_page
 from app.errors import NotFound
+from app.ingestion.baselines import warn_missing_baselines
 from app.ingestion.schemas import EventIds, EventStatus, LoggedEvent, LoggedStatus
 from app.ingestion.service import logged_warnings, stored_problem
 from app.models import EventLog, EventRejection, PatientIdentifier
@@ -92,6 +93,7 @@ async def list_logged(
     if f.status != "rejected" and not (cursor or "").startswith(REJECTED_CURSOR):
         rows, next_cursor = await _accepted(session, f, cursor, limit)
         items = [logged(r) for r in rows]
+        await warn_missing_baselines(session, items)
         if next_cursor is not None or not with_rejected:
             return items, next_cursor
         cursor, limit = None, limit - len(items)
@@ -108,7 +110,9 @@ async def list_logged(
 async def get_logged(session: AsyncSession, log_id: uuid.UUID) -> LoggedEvent:
     row = await session.get(EventLog, log_id)
     if row is not None:
-        return logged(row)
+        found = logged(row)
+        await warn_missing_baselines(session, [found])
+        return found
     refused = await session.get(EventRejection, log_id)
     if refused is None:
         raise NotFound("Logged event", log_id)

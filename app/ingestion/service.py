@@ -28,6 +28,7 @@ from app.audit.recorder import AuditContext
 from app.config import get_settings
 from app.errors import Conflict, DomainError, FieldIssue, code_of, problem, validation_issues
 from app.ingestion import effects, eventlog, group_commit, mappers
+from app.ingestion.baselines import warn_missing_baselines
 from app.ingestion.context import Applied, Context, Work
 from app.ingestion.mappers import Incoming, InvalidEvent
 from app.ingestion.schemas import EVENT_TYPES, BatchResult, EventIds, EventResult, EventWarning
@@ -170,6 +171,7 @@ async def process(
         else:
             results[index] = first.model_copy(update={"index": index, "status": "replayed"})
     answered = [results[i] for i in range(len(items))]
+    await warn_missing_baselines(session, answered)
     metrics.events_ingested(answered, EVENT_TYPES)  # by type and outcome (app.observability)
     return answered
 

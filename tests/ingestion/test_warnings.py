@@ -33,6 +33,7 @@ async def test_pain_before_its_procedure_warns_awaiting(client: AsyncClient) -> 
 
 
 async def test_complete_events_have_no_warnings(client: AsyncClient) -> None:
+    assert (await post(client, pain("b1", 7, at="2019-02-10T10:00:00Z"))).json()["warnings"] == []
     assert (await post(client, procedure("r1", "OR-9", ["T12"]))).json()["warnings"] == []
     linked = await post(client, pain("p1", 6, data={"procedure_ref": "OR-9"}))
     assert linked.json()["warnings"] == []
@@ -73,3 +74,43 @@ async def test_batch_results_carry_warnings(client: AsyncClient) -> None:
     batch = {"events": [medication("m1", "oxycodon"), pain("p1", 3)]}
     first, second = (await post(client, batch)).json()["results"]
     assert list(_codes(first)) == ["unknown-drug"] and second["warnings"] == []
+
+
+async def test_a_procedure_without_a_baseline_says_so_until_one_arrives(
+    client: AsyncClient,
+) -> None:
+    """No target-site score in the 30 days before the episode's first session: the day-14
+    check cannot judge improvement, so the sender is told, on the result, its replay and the
+    log; a late baseline makes the warning go."""
+    first = procedure("r1", "OR-9", ["T12"])
+    created = await post(client, first)
+    assert created.status_code == 201, created.text
+    assert _codes(created.json()) == {"no-baseline": "occurred_at"}
+    assert _codes((await post(client, first)).json()) == {"no-baseline": "occurred_at"}
+    [row] = (await client.get(EVENTS, params={"event_id": "r1"})).json()["items"]
+    assert _codes(row) == {"no-baseline": "occurred_at"}
+    # a leg score does not count for a back-pain procedure, a score 31 days before neither
+    await post(client, pain("leg", 7, at="2019-02-10T10:00:00Z", data={"site": "leg"}))
+    await post(client, pain("old", 7, at="2019-01-11T09:00:00Z"))
+    [row] = (await client.get(EVENTS, params={"event_id": "r1"})).json()["items"]
+    assert _codes(row) == {"no-baseline": "occurred_at"}
+    await post(client, pain("late-baseline", 7, at="2019-02-10T10:00:00Z"))
+    [row] = (await client.get(EVENTS, params={"event_id": "r1"})).json()["items"]
+    assert row["warnings"] == []
+    assert (await post(client, first)).json()["warnings"] == []  # the replay says so too
+
+
+async def test_only_augmentation_procedures_need_a_baseline(client: AsyncClient) -> None:
+    ablation = procedure("c1", "OR-7", ["L3"], data={"kind": "cryoablation"})
+    created = await post(client, ablation)
+    assert created.status_code == 201, created.text
+    assert created.json()["warnings"] == []
+
+
+async def test_a_drug_carries_its_rxnorm_code_where_one_is_verified(client: AsyncClient) -> None:
+    await post(client, medication("m1", "Morphine"))
+    await post(client, medication("m2", "hydromorphone"))  # known, no verified code
+    await post(client, medication("m3", "oxycodon"))  # not known
+    items = (await client.get("/api/v1/follow-ups", params={"kind": "medication"})).json()
+    codes = {i["drug"]: i["drug_rxnorm"] for i in items["items"]}
+    assert codes == {"morphine": "7052", "hydromorphone": None, "oxycodon": None}
