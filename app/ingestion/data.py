@@ -51,9 +51,42 @@ class PatientData(PatientFields):
         return dumped
 
 
+class SeriesRef(InputModel):
+    """The staged series a session belongs to, named by the sender (paper case 3: four levels,
+    then four more a week later, one episode counted from the last session)."""
+
+    series_ref: str = Field(
+        min_length=1,
+        max_length=200,
+        description="The sending system's id of the planned series: the same on every stage.",
+        examples=["SERIES-2019-0305"],
+    )
+    stage: int = Field(ge=1, le=20, description="k in 'stage k of n'.")
+    planned_sessions: int = Field(ge=2, le=20, description="n: the sessions planned.")
+    label: str | None = Field(None, max_length=200)
+
+    @model_validator(mode="after")
+    def _stage_in_plan(self) -> Self:
+        if self.stage > self.planned_sessions:
+            raise ValueError(f"stage {self.stage} of a series planned in {self.planned_sessions}")
+        return self
+
+
 class ProcedureData(ProcedureDetails):
     procedure_ref: ProcedureRef
     levels: list[LevelIn] = Field(default_factory=list, max_length=30)
+    series: SeriesRef | None = Field(
+        None, description="Set when the session is a stage of a planned series."
+    )
+
+    @model_serializer(mode="wrap")
+    def _unsent_series_left_out(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Procedure events logged before `series` existed must hash as they did then (their
+        replay is a replay, not a conflict): unsent, the field is absent from the dump."""
+        dumped: dict[str, Any] = handler(self)
+        if self.series is None and "series" not in self.model_fields_set:
+            dumped.pop("series", None)
+        return dumped
 
 
 class FollowUpData(InputModel):

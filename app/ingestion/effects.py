@@ -19,11 +19,12 @@ from app.errors import Conflict, DomainError, RuleViolation, problem
 from app.follow_up.service import follow_up_values
 from app.ingestion import identifiers, mappers, retraction
 from app.ingestion.context import Applied, Context, Work, ids_json
-from app.ingestion.data import ComplicationData
+from app.ingestion.data import ComplicationData, ProcedureData
 from app.ingestion.mappers import FOLLOW_UP_KIND, Incoming, ProcedureKey
 from app.models import EventLog, FollowUpEvent, Patient, PatientIdentifier, Procedure
 from app.models.base import utcnow
 from app.patients.service import update_patient
+from app.procedures.series import series_of_sender
 from app.procedures.service import create_procedure
 from app.triggers import marks
 
@@ -87,6 +88,13 @@ async def _procedure(ctx: Context, ev: Incoming) -> Applied:
             "procedure-ref-taken",
         )
     command = mappers.procedure_command(ev, patient.id)
+    if isinstance(ev.data, ProcedureData) and ev.data.series is not None:
+        named = ev.data.series
+        series = await series_of_sender(
+            ctx.session, patient.id, ev.source, named.series_ref, named.planned_sessions,
+            named.label,
+        )  # fmt: skip
+        command = command.model_copy(update={"series_id": series.id, "stage_number": named.stage})
     procedure = await create_procedure(
         ctx.session,
         command,

@@ -282,7 +282,7 @@ def procedure_command(ev: Incoming, patient_id: uuid.UUID) -> ProcedureCreate:
         }
         overrides: Mapping[str, str] | None = _INTERVENTION_FIELDS
     else:
-        values = data.model_dump(exclude={"procedure_ref"})
+        values = data.model_dump(exclude={"procedure_ref", "series"})
         overrides = None
     values.update(patient_id=patient_id, performed_at=ev.occurred_at)
     return _validate(ProcedureCreate, values, overrides)

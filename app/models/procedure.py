@@ -11,13 +11,19 @@ class ProcedureSeries(IdMixin, TimestampMixin, Base):
     """A planned series of staged sessions (e.g. 8 levels treated in 2 sessions a week apart)."""
 
     __tablename__ = "procedure_series"
-    __table_args__ = (CheckConstraint("planned_sessions >= 2", name="planned_sessions"),)
+    __table_args__ = (
+        CheckConstraint("planned_sessions >= 2", name="planned_sessions"),
+        Index("uq_procedure_series_external", "external_source", "external_ref", unique=True),
+    )
 
     patient_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("patients.id", ondelete="CASCADE"), index=True
     )
     planned_sessions: Mapped[int]
     label: Mapped[str | None] = mapped_column(String(200))
+    # the sending system's reference of the series (events); null for REST-created series
+    external_source: Mapped[str | None] = mapped_column(String(120))
+    external_ref: Mapped[str | None] = mapped_column(String(200))
 
 
 class Procedure(IdMixin, TimestampMixin, VersionedMixin, Base):

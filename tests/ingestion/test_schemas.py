@@ -21,7 +21,7 @@ from app.patients.schemas import PatientCreate
 from app.procedures.schemas import ProcedureCreate
 
 # fields an event names differently from its REST model (by reference instead of by id)
-EVENT_ONLY = {"procedure_ref", "level"}
+EVENT_ONLY = {"procedure_ref", "level", "series"}
 PAIRS = [
     (data.PainData, PainIn),
     (data.MedicationData, MedicationIn),
