@@ -196,6 +196,11 @@ class Settings(BaseSettings):
     ingest_batch_max_events: int = Field(1000, ge=1)
     # refused events (GET /events?status=rejected) are kept this long (events purge-rejections)
     event_rejections_retention_days: int = Field(90, ge=1)
+    # FHIR Bulk Data $export (app/ingestion/fhir/bulk.py): where the NDJSON files are written
+    # (a volume every API process shares), how long they are kept, how often jobs are looked for
+    bulk_export_dir: Path = Path("var/bulk-exports")
+    bulk_export_retention_hours: float = Field(24.0, gt=0)
+    bulk_export_poll_s: float = Field(2.0, gt=0)
     # Group commit: single events arriving at one process while it writes share the next
     # transaction (up to this many events in one; 1 turns grouping off), with this many such
     # transactions at once per process.

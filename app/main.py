@@ -27,9 +27,10 @@ from app.gc_tuning import tune_gc
 from app.hl7.router import router as hl7_router
 from app.http.authenticator import authenticated_first
 from app.http.idempotency import IdempotencyKeyMiddleware, IdempotentReplay, answer_replay
+from app.ingestion.fhir.bulk_router import router as fhir_bulk_router
 from app.ingestion.fhir.router import read as fhir_read_router
 from app.ingestion.fhir.router import write as fhir_write_router
-from app.ingestion.jobs import REJECTIONS_PURGE
+from app.ingestion.jobs import BULK_EXPORT, REJECTIONS_PURGE
 from app.ingestion.router import router as events_router
 from app.logs import configure_logging
 from app.middleware import install_middleware
@@ -117,7 +118,7 @@ def background_jobs(
     return jobs.Background(
         sessionmaker,
         settings,
-        (TRIGGER_SWEEP, webhook_delivery(webhooks.payload), REJECTIONS_PURGE),
+        (TRIGGER_SWEEP, webhook_delivery(webhooks.payload), REJECTIONS_PURGE, BULK_EXPORT),
     )
 
 
@@ -188,6 +189,7 @@ def create_app() -> FastAPI:
     app.include_router(api)
     app.include_router(fhir_write_router)
     app.include_router(hl7_router)
+    app.include_router(fhir_bulk_router)  # before the reads: /Patient/$export is no read
     app.include_router(fhir_read_router)
     app.include_router(health.router)
     app.include_router(problems_router)  # the problem-type catalogue (open, not in the schema)

@@ -282,6 +282,27 @@ _ENTRIES = (
       "A filter of the outcomes dashboard (/app/dashboard) is not a valid value of its kind "
       "(a date, a number).", "Choose the value from the form's own control.",
       "'2019-13-01' is not a valid performed_from.", "performed_from"),
+    P("unsupported-type", 422, "Resource type not exported",
+      "A Bulk Data export (`$export`) named in `_type` a resource type this server does not "
+      "export.", "Ask for Patient, Procedure or Observation (or leave `_type` out for all).",
+      "Condition: not exported; this server exports Patient, Procedure, Observation.", "_type"),
+    P("unsupported-format", 422, "Output format not written",
+      "A Bulk Data export asked an `_outputFormat` other than NDJSON.",
+      "Leave `_outputFormat` out, or send application/fhir+ndjson.",
+      "'text/csv': only application/fhir+ndjson is written.", "_outputFormat"),
+    P("export-failed", 500, "Export failed",
+      "A Bulk Data export's background job failed (its status URL answers this; the log has "
+      "the cause with the request id).", "Kick the export off again; if it fails again, tell "
+      "the registry's operators.", "The export failed (OSError); ask for it again."),
+    P("series-ref-taken", 422, "Series reference of another patient",
+      "A `procedure.performed` event's `data.series.series_ref` names a staged series the "
+      "same source already used for another patient.",
+      "Use one series reference per patient's planned series.",
+      "Series 'S-1' of urn:example:epic is another patient's.", "data.series.series_ref"),
+    P("series-plan-differs", 422, "Series planned differently",
+      "A stage of a staged series gives another number of planned sessions than the stage "
+      "that created the series.", "Send the same `planned_sessions` on every stage.",
+      "Series 'S-1' was planned in 2 sessions, not 3.", "data.series.planned_sessions"),
     P("hl7v2-application-error", 422, "HL7 v2 message refused (AE)",
       "An HL7 v2 message (POST /hl7/v2 or MLLP) was read but answered AE: a field or one of its "
       "events was refused, so nothing of the message was recorded. Listed with the refused "

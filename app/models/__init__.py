@@ -3,6 +3,7 @@
 from app.models.audit import AuditEvent
 from app.models.auth import ApiKey
 from app.models.base import Base
+from app.models.bulk_export import BulkExport
 from app.models.complication import Complication
 from app.models.event_log import EventLog
 from app.models.event_rejection import EventRejection
@@ -26,6 +27,7 @@ __all__ = [
     "ApiKey",
     "AuditEvent",
     "Base",
+    "BulkExport",
     "Complication",
     "Day14Check",
     "DeliveryAttempt",

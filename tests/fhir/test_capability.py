@@ -13,6 +13,8 @@ from app.ingestion.fhir.search import SEARCH_PARAMETERS
 from app.main import create_app
 from tests.fhir.helpers import FHIR, seed_case
 
+ASYNC = {"Prefer": "respond-async"}
+
 
 def _mounted() -> set[tuple[str, str]]:
     """(type, interaction or $operation) for every /fhir/r4 route of the application, read
@@ -24,7 +26,10 @@ def _mounted() -> set[tuple[str, str]]:
             continue
         parts = path.removeprefix(FHIR + "/").split("/")
         methods = route.methods or set()
-        if parts == ["metadata"]:
+        if parts == ["metadata"] or parts[0] in ("$export-status", "$export-files"):
+            continue  # (the Bulk Data protocol's URLs, no interactions)
+        if parts[0].startswith("$"):
+            found.add(("", parts[0]))
             continue
         if parts == ["Bundle"]:
             found |= {("", "batch"), ("", "transaction")}
@@ -57,6 +62,7 @@ async def test_the_statement_is_the_mounted_routes(anonymous_client: AsyncClient
     body = (await anonymous_client.get(f"{FHIR}/metadata")).json()
     rest = body["rest"][0]
     declared = {("", i["code"]) for i in rest["interaction"]}
+    declared |= {("", f"${op['name']}") for op in rest.get("operation", [])}
     for resource in rest["resource"]:
         declared |= {(resource["type"], i["code"]) for i in resource["interaction"]}
         declared |= {(resource["type"], f"${op['name']}") for op in resource.get("operation", [])}
@@ -66,6 +72,7 @@ async def test_the_statement_is_the_mounted_routes(anonymous_client: AsyncClient
     assert declared == _mounted()
     assert ("Patient", "$everything") in declared and ("Patient", "$transfer") in declared
     assert ("Observation", "search-type") in declared and ("", "transaction") in declared
+    assert ("", "$export") in declared and ("Patient", "$export") in declared
     patient = next(r for r in rest["resource"] if r["type"] == "Patient")
     everything = next(op for op in patient["operation"] if op["name"] == "everything")
     assert everything["definition"] == "http://hl7.org/fhir/OperationDefinition/Patient-everything"
@@ -85,8 +92,15 @@ async def test_every_declared_read_search_and_operation_answers(client: AsyncCli
                 read = await client.get(f"{FHIR}/{kind}/{found['id']}")
                 assert read.json() == found
         for op in resource.get("operation", []):
+            if op["name"] == "export":  # type level, asynchronous
+                kicked = await client.get(f"{FHIR}/{kind}/$export", headers=ASYNC)
+                assert kicked.status_code == 202, kicked.text
+                continue
             response = await client.get(f"{FHIR}/{kind}/{patient_id}/${op['name']}")
             assert response.status_code == 200, (op, response.text)
+    for op in rest.get("operation", []):
+        kicked = await client.get(f"{FHIR}/${op['name']}", headers=ASYNC)
+        assert kicked.status_code == 202, kicked.text
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", rest.get("date", "2000-01-01"))
 
 

@@ -7,6 +7,9 @@ routes and the statement both ways).
   GET  {prefix}/{Type}                  -> search-type, with search.SEARCH_PARAMETERS[Type]
   GET  {prefix}/{x}/{id}, x: Literal    -> read, for each type the Literal allows
   GET  {prefix}/{Type}/{id}/$op         -> operation op (OPERATION_DEFINITIONS names it)
+  GET  {prefix}/{Type}/$op              -> a type-level operation (Patient/$export)
+  GET  {prefix}/$op                     -> a system-level operation ($export)
+The Bulk Data protocol's own URLs ($export-status, $export-files) are no operations.
 """
 
 import re
@@ -24,11 +27,18 @@ from app.ingestion.fhir.search import INCLUDES, SEARCH_PARAMETERS
 OPERATION_DEFINITIONS = {
     "everything": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
     "transfer": "urn:vertebro:OperationDefinition:Patient-transfer",
+    "export": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export",
 }
+SYSTEM_OPERATION_DEFINITIONS = {
+    "export": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export",
+}
+BULK_PROTOCOL_PATHS = ("/$export-status/", "/$export-files/")
 OPERATION_DOCS = {
     "everything": "R4 Patient-everything: a searchset (_since, _type, _count, next links).",
     "transfer": "The case as a transaction Bundle that POST Bundle takes back unchanged "
     "(registry-to-registry transfer; not Bulk Data $export).",
+    "export": "Bulk Data export (Prefer: respond-async; _type, _since, _outputFormat): a "
+    "status URL, then one NDJSON file per type (docs/fhir-bulk.md).",
 }
 SECURITY_SYSTEM = "http://terminology.hl7.org/CodeSystem/restful-security-service"
 _TYPE = r"(?P<type>[A-Z][A-Za-z]+)"
@@ -54,7 +64,13 @@ def _interactions(routes: Iterable[RouteContext], prefix: str) -> dict[str, Any]
     for route in routes:
         path = str(route.path).removeprefix(prefix)
         methods = route.methods or set()
-        if path == "/Bundle" and "POST" in methods:
+        if path.startswith(BULK_PROTOCOL_PATHS):
+            continue
+        if match := re.fullmatch(r"/\$(?P<op>[a-z-]+)", path):
+            add("", "operation", match["op"])
+        elif match := re.fullmatch(rf"/{_TYPE}/\$(?P<op>[a-z-]+)", path):
+            add(match["type"], "operation", match["op"])
+        elif path == "/Bundle" and "POST" in methods:
             add("", "interaction", "batch")
             add("", "interaction", "transaction")
         elif match := re.fullmatch(rf"/{_TYPE}", path):
@@ -97,11 +113,22 @@ def _resource(resource_type: str, found: dict[str, set[str]]) -> dict[str, Any]:
     return resource
 
 
+def _system_operations(operations: set[str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": op,
+            "definition": SYSTEM_OPERATION_DEFINITIONS[op],
+            "documentation": OPERATION_DOCS[op],
+        }
+        for op in sorted(operations)
+    ]
+
+
 def capability_statement(
     routes: Iterable[RouteContext], prefix: str, base: str, version: str, oauth2: bool, cors: bool
 ) -> dict[str, Any]:
     found = _interactions(routes, prefix)
-    system = found.pop("", {"interaction": set()})
+    system = found.pop("", {"interaction": set(), "operation": set()})
     services: list[dict[str, Any]] = [
         {"text": "API key: Authorization: Bearer <key>, or X-API-Key"}
     ]
@@ -129,6 +156,12 @@ def capability_statement(
                 },
                 "resource": [_resource(t, found[t]) for t in sorted(found)],
                 "interaction": [{"code": code} for code in sorted(system["interaction"])],
+                # (FHIR allows no empty array: the element only when there is an operation)
+                **(
+                    {"operation": _system_operations(system["operation"])}
+                    if system["operation"]
+                    else {}
+                ),
             }
         ],
     }
