@@ -6,7 +6,7 @@ PORT ?= 8000
 export PORT
 TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 
-.PHONY: help install install-dev lock run serve migrate seed demo test test-postgres lint format typecheck bench bench-sweep bench-ingest bench-stats bench-cases bench-load vendor clean
+.PHONY: help install install-dev lock run serve migrate seed demo test test-postgres lint format typecheck bench bench-sweep bench-ingest bench-stats bench-cases bench-load bench-bulk vendor clean
 
 help:
 	@echo "make run            install, migrate, seed and serve on :$(PORT) (SQLite by default)"
@@ -80,6 +80,10 @@ bench: install-dev
 # the imaging-trigger sweep on PostgreSQL (BENCH_SWEEP_SIZES=10000,100000,1000000 by default)
 bench-sweep: install-dev
 	$(BIN)/python -m bench sweep
+
+# FHIR Bulk Data $export beside a bare dump, at BENCH_BULK_SIZES patients (bench/bulk.py)
+bench-bulk: install-dev
+	$(BIN)/python -m bench bulk
 
 # event ingestion on PostgreSQL beside a bare one-INSERT endpoint (see bench/ingest.py)
 bench-ingest: install-dev

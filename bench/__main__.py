@@ -10,7 +10,7 @@ import sys
 from bench.runner import Result, print_table, write_json
 
 # cheapest first: a failure shows early
-BENCHMARKS: list[str] = ["cases", "ingest", "load", "stats", "sweep"]
+BENCHMARKS: list[str] = ["cases", "ingest", "load", "stats", "sweep", "bulk"]
 
 
 async def main(names: list[str]) -> None:

@@ -196,9 +196,9 @@ async def run(sessionmaker: async_sessionmaker[AsyncSession], job_id: uuid.UUID)
                 page: Sequence[uuid.UUID] = (await session.scalars(query)).all()
                 if not page:
                     break
-                for patient_id in page:
-                    case = await outbound.load_case(session, patient_id, job.since)
-                    part_of = await episode_part_of(session, case.observed)
+                cases = await outbound.load_cases(session, page, job.since)
+                part_of = await episode_part_of(session, [e for c in cases for e in c.observed])
+                for case in cases:
                     wrote = False
                     for resource in outbound.case_resources(case, part_of):
                         if _keep(resource, job, case.patient):
@@ -207,7 +207,7 @@ async def run(sessionmaker: async_sessionmaker[AsyncSession], job_id: uuid.UUID)
                             counts[kind] += 1
                             wrote = True
                     if wrote:
-                        patients.append(str(patient_id))
+                        patients.append(str(case.patient.id))
                 session.expunge_all()  # memory stays flat: nothing kept between pages
                 after = page[-1]
                 if not await _renew(session, job_id, f"{len(patients)} patients written"):

@@ -13,6 +13,7 @@ registry's own identifier, which names it by id.
 """
 
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -204,34 +205,70 @@ async def load_case(
     session: AsyncSession, patient_id: uuid.UUID, since: datetime | None = None
 ) -> Case:
     """The case; with `since`, only the procedures and scores changed since then."""
-    patient = await load_patient(session, patient_id)
-    procedure_query = select(Procedure).where(Procedure.patient_id == patient_id)
-    event_query = select(FollowUpEvent).where(FollowUpEvent.patient_id == patient_id)
+    cases = await load_cases(session, [patient_id], since)
+    if not cases:
+        raise NotFound("Patient", patient_id)
+    return cases[0]
+
+
+async def load_cases(
+    session: AsyncSession, patient_ids: Sequence[uuid.UUID], since: datetime | None = None
+) -> list[Case]:
+    """The cases of these patients (those that exist, in the order given) in five queries
+    however many: `$everything` reads one, a Bulk Data export a page of them."""
+    ids = list(patient_ids)
+    patients = {
+        p.id: p
+        for p in await session.scalars(
+            select(Patient).where(Patient.id.in_(ids)).options(selectinload(Patient.identifiers))
+        )
+    }
+    procedure_query = select(Procedure).where(Procedure.patient_id.in_(ids))
     if since is not None:
         procedure_query = procedure_query.where(Procedure.updated_at >= since)
-    procedures: Sequence[Procedure] = (
-        await session.scalars(
-            procedure_query.options(selectinload(Procedure.levels)).order_by(
-                Procedure.performed_at, Procedure.id
-            )
+    procedures: dict[uuid.UUID, list[Procedure]] = defaultdict(list)
+    for procedure in await session.scalars(
+        procedure_query.options(selectinload(Procedure.levels)).order_by(
+            Procedure.performed_at, Procedure.id
         )
-    ).all()
-    events: Sequence[FollowUpEvent] = (
-        await session.scalars(event_query.order_by(FollowUpEvent.occurred_at, FollowUpEvent.id))
-    ).all()
-    died = next((e for e in events if e.kind == "death"), None)
-    observed = [
-        e
-        for e in events
-        if e.kind in OBSERVED_KINDS
-        and e.scale is not None
-        and (since is None or e.updated_at >= since)
-    ]
-    kept = {
-        **await identifiers.of_records(session, "Procedure", [p.id for p in procedures]),
-        **await identifiers.of_records(session, "Observation", [e.id for e in observed]),
+    ):
+        procedures[procedure.patient_id].append(procedure)
+    events: dict[uuid.UUID, list[FollowUpEvent]] = defaultdict(list)
+    for event in await session.scalars(
+        select(FollowUpEvent)
+        .where(FollowUpEvent.patient_id.in_(ids))
+        .order_by(FollowUpEvent.occurred_at, FollowUpEvent.id)
+    ):
+        events[event.patient_id].append(event)
+    observed = {
+        pid: [
+            e
+            for e in found
+            if e.kind in OBSERVED_KINDS
+            and e.scale is not None
+            and (since is None or e.updated_at >= since)
+        ]
+        for pid, found in events.items()
     }
-    return Case(patient, died, procedures, observed, kept)
+    kept = {
+        **await identifiers.of_records(
+            session, "Procedure", [p.id for found in procedures.values() for p in found]
+        ),
+        **await identifiers.of_records(
+            session, "Observation", [e.id for found in observed.values() for e in found]
+        ),
+    }
+    return [
+        Case(
+            patients[pid],
+            next((e for e in events.get(pid, []) if e.kind == "death"), None),
+            procedures.get(pid, []),
+            observed.get(pid, []),
+            kept,
+        )
+        for pid in ids
+        if pid in patients
+    ]
 
 
 def case_resources(case: Case, part_of: dict[uuid.UUID, dict[str, Any]]) -> list[dict[str, Any]]:
