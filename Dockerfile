@@ -25,7 +25,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     ENVIRONMENT=production \
     PORT=8000
 
-RUN useradd --create-home --home-dir /srv/registry --uid 10001 registry
+RUN useradd --create-home --home-dir /srv/registry --uid 10001 registry \
+    && mkdir -p /srv/registry/var/bulk-exports && chown -R 10001 /srv/registry/var
 WORKDIR /srv/registry
 
 # the dependencies first, from the hashed lock: a change of code does not reinstall them

@@ -202,3 +202,15 @@ def test_every_service_built_from_the_image_has_a_healthcheck_that_fits_it() -> 
         if command[0] == "worker":
             assert service["healthcheck"]["test"] == ["CMD", "vertebro", "worker", "--check"], name
             assert "WORKER_HEARTBEAT_FILE" in service["environment"], name
+
+
+def test_every_api_process_shares_the_bulk_export_files() -> None:
+    """A FHIR $export file is written by whichever API process ran the job and may be asked
+    of any other: every API service mounts one volume where the image keeps them (a folder the
+    image makes and gives its non-root user, so the volume starts writable)."""
+    target = "/srv/registry/var/bulk-exports"
+    for name in ("api", "replica"):
+        assert f"bulk-exports:{target}" in SERVICES[name]["volumes"], name
+    assert "bulk-exports" in COMPOSE["volumes"]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert f"mkdir -p {target}" in dockerfile and "chown -R 10001 /srv/registry/var" in dockerfile
