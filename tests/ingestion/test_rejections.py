@@ -102,13 +102,18 @@ async def test_a_failed_side_write_is_logged_not_raised() -> None:
     assert await count(EventRejection) == 0
 
 
-async def test_purge_keeps_the_retention(client: AsyncClient) -> None:
+async def _an_old_and_a_new_rejection(client: AsyncClient) -> None:
+    """Two refused events, "old" received 91 days ago and "new" now."""
     await post(client, pain("old", 99))
     await post(client, pain("new", 99))
     async with get_sessionmaker()() as session:
         old = await session.scalars(select(EventRejection).where(EventRejection.event_id == "old"))
         old.one().received_at = utcnow() - timedelta(days=91)
         await session.commit()
+
+
+async def test_purge_keeps_the_retention(client: AsyncClient) -> None:
+    await _an_old_and_a_new_rejection(client)
     async with get_sessionmaker()() as session:
         assert await purge_rejections(session, 90) == 1
         await session.commit()
@@ -140,12 +145,7 @@ async def test_the_api_process_purges_old_rejections_in_the_background(
     client: AsyncClient,
 ) -> None:
     """No cron needed: the API's background jobs include the purge (app.ingestion.jobs)."""
-    await post(client, pain("old", 99))
-    await post(client, pain("new", 99))
-    async with get_sessionmaker()() as session:
-        old = await session.scalars(select(EventRejection).where(EventRejection.event_id == "old"))
-        old.one().received_at = utcnow() - timedelta(days=91)
-        await session.commit()
+    await _an_old_and_a_new_rejection(client)
     settings = get_settings()
     background = background_jobs(get_sessionmaker(), settings)
     assert REJECTIONS_PURGE.name in {job.name for job in background.jobs}

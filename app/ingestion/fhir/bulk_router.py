@@ -95,44 +95,32 @@ _KICK_OFF_DOC = (
 )
 
 
-@router.get(
-    "/$export",
-    summary="Bulk Data export of the whole registry (system level)",
-    description=_KICK_OFF_DOC,
-    status_code=202,
-    responses={202: {"description": "Accepted: see Content-Location."}, **ERRORS},
-)
-async def export_system(
-    principal: CasesRead,
-    request: Request,
-    session: SessionDep,
-    prefer: PreferAsync = None,
-    since: Since = None,
-    types: Types = None,
-    output_format: OutputFormat = None,
-) -> Response:
-    args = (principal, request, session, prefer, since, types, output_format)
-    return await _kick_off("system", *args)
+def _kick_off_route(path: str, level: str, summary: str) -> None:
+    @router.get(
+        path,
+        summary=summary,
+        description=_KICK_OFF_DOC,
+        status_code=202,
+        responses={202: {"description": "Accepted: see Content-Location."}, **ERRORS},
+        name=f"export_{level}",
+    )
+    async def kick_off(
+        principal: CasesRead,
+        request: Request,
+        session: SessionDep,
+        prefer: PreferAsync = None,
+        since: Since = None,
+        types: Types = None,
+        output_format: OutputFormat = None,
+    ) -> Response:
+        args = (principal, request, session, prefer, since, types, output_format)
+        return await _kick_off(level, *args)
 
 
-@router.get(
-    "/Patient/$export",
-    summary="Bulk Data export of every patient's compartment (Patient level)",
-    description=_KICK_OFF_DOC,
-    status_code=202,
-    responses={202: {"description": "Accepted: see Content-Location."}, **ERRORS},
+_kick_off_route("/$export", "system", "Bulk Data export of the whole registry (system level)")
+_kick_off_route(
+    "/Patient/$export", "patient", "Bulk Data export of every patient's compartment (Patient)"
 )
-async def export_patients(
-    principal: CasesRead,
-    request: Request,
-    session: SessionDep,
-    prefer: PreferAsync = None,
-    since: Since = None,
-    types: Types = None,
-    output_format: OutputFormat = None,
-) -> Response:
-    args = (principal, request, session, prefer, since, types, output_format)
-    return await _kick_off("patient", *args)
 
 
 @router.get(
