@@ -284,8 +284,8 @@ _ENTRIES = (
       "'2019-13-01' is not a valid performed_from.", "performed_from"),
     P("unsupported-type", 422, "Resource type not exported",
       "A Bulk Data export (`$export`) named in `_type` a resource type this server does not "
-      "export.", "Ask for Patient, Procedure or Observation (or leave `_type` out for all).",
-      "Condition: not exported; this server exports Patient, Procedure, Observation.", "_type"),
+      "export.", "Ask for the types GET /fhir/r4/metadata lists (or leave `_type` out for all).",
+      "Encounter: not exported; this server exports Patient, Procedure, Observation, ...", "_type"),
     P("unsupported-format", 422, "Output format not written",
       "A Bulk Data export asked an `_outputFormat` other than NDJSON.",
       "Leave `_outputFormat` out, or send application/fhir+ndjson.",

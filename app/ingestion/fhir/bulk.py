@@ -30,7 +30,7 @@ from app.models import BulkExport, Patient
 from app.models.base import utcnow
 
 log = logging.getLogger(__name__)
-EXPORT_TYPES = ("Patient", "Procedure", "Observation")
+EXPORT_TYPES = outbound.CASE_TYPES
 NDJSON = "application/fhir+ndjson"
 OUTPUT_FORMATS = frozenset({NDJSON, "application/ndjson", "ndjson"})
 PAGE = 200
@@ -166,8 +166,8 @@ async def _renew(session: AsyncSession, job_id: uuid.UUID, progress: str) -> boo
 def _keep(resource: dict[str, Any], job: BulkExport, patient: Patient) -> bool:
     if resource["resourceType"] not in job.types:
         return False
-    if job.since is None or resource["resourceType"] != "Patient":
-        return True  # procedures and scores were filtered by load_case
+    if job.since is None or resource["resourceType"] not in outbound.FROM_PATIENT_ROW:
+        return True  # the others were filtered by load_cases
     return patient.updated_at >= job.since
 
 

@@ -38,7 +38,7 @@ Since = Annotated[
 ]
 Types = Annotated[
     str | None,
-    Query(alias="_type", description="Comma-separated: Patient, Procedure, Observation."),
+    Query(alias="_type", description="Comma-separated resource types (default: all exported)."),
 ]
 OutputFormat = Annotated[
     str | None,

@@ -148,3 +148,26 @@ def cpt_codes(kind: str, levels: list[str]) -> list[str]:
         return []
     others = [lv for lv in ordered if lv != first and LEVEL_REGION[lv] in covered]
     return [primary[LEVEL_REGION[first]]] + [add_on] * len(others)
+
+
+# --- Condition, MedicationStatement, AdverseEvent (outbound only, $everything and $export) ----
+# HL7 terminology CodeSystems bound by the R4 resources themselves (required or extensible
+# bindings of Condition.clinicalStatus, .verificationStatus, .category, AdverseEvent.severity)
+CONDITION_CLINICAL: Final = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+CONDITION_VERIFICATION: Final = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+CONDITION_CATEGORY: Final = "http://terminology.hl7.org/CodeSystem/condition-category"
+ADVERSE_EVENT_SEVERITY: Final = "http://terminology.hl7.org/CodeSystem/adverse-event-severity"
+# No verified code system URI for ICCC-3 groups, nor for the SIR and CIRSE grades: the
+# registry's own systems, with the grade's classification in the system's name
+ICCC3_GROUP_SYSTEM: Final = "urn:vertebro:iccc3-group"
+SIR_CLASSIC_SYSTEM: Final = "urn:vertebro:sir-classic-grade"
+SIR_2017_SYSTEM: Final = "urn:vertebro:sir-2017-severity"
+CIRSE_SYSTEM: Final = "urn:vertebro:cirse-grade"
+COMPLICATION_KIND_SYSTEM: Final = "urn:vertebro:complication-kind"
+# MedicationStatement extension, valueDecimal: the oral morphine equivalent (mg/day) the
+# registry derived (clinical-rules.md section 4); derived on read, never taken on write
+OME_EXTENSION: Final = "urn:vertebro:extension:ome-mg-day"
+SYMPTOMATIC_EXTENSION: Final = "urn:vertebro:extension:symptomatic"
+GRADE_EXTENSION: Final = "urn:vertebro:extension:complication-grade"  # valueCoding
+# dose units as UCUM codes
+DOSE_UCUM: Final = {"mg": "mg", "mcg": "ug", "mg/h": "mg/h", "mcg/h": "ug/h"}

@@ -27,6 +27,7 @@ from app.auth.visibility import identifiers_visible
 from app.clinical.levels import SNOMED_VERTEBRA
 from app.errors import NotFound
 from app.ingestion import identifiers
+from app.ingestion.fhir import clinical
 from app.ingestion.fhir.codes import (
     CPT,
     FOLLOW_UP_SYSTEM,
@@ -40,7 +41,7 @@ from app.ingestion.fhir.codes import (
     cpt_codes,
 )
 from app.ingestion.mappers import PATIENT_SYSTEM, PROCEDURE_SYSTEM
-from app.models import FollowUpEvent, Patient, Procedure
+from app.models import Complication, FollowUpEvent, Patient, Procedure
 
 OBSERVED_KINDS = ("pain", "performance", "function")
 
@@ -189,6 +190,14 @@ async def load_patient(session: AsyncSession, patient_id: uuid.UUID) -> Patient:
     return patient
 
 
+# what a case is carried as ($everything, $export); Condition, the one derived from the
+# patient's row, changes when the patient does
+CASE_TYPES = (
+    "Patient", "Procedure", "Observation", "Condition", "MedicationStatement", "AdverseEvent",
+)  # fmt: skip
+FROM_PATIENT_ROW = frozenset({"Patient", "Condition"})
+
+
 @dataclass
 class Case:
     """A patient's records the FHIR door carries: the patient, the death, the procedures and
@@ -199,6 +208,9 @@ class Case:
     procedures: Sequence[Procedure]
     observed: Sequence[FollowUpEvent]
     kept: dict[uuid.UUID, list[dict[str, str]]]
+    medications: Sequence[FollowUpEvent] = ()
+    # each complication with its procedure's date (an AdverseEvent's date when no onset)
+    complications: Sequence[tuple[Complication, datetime]] = ()
 
 
 async def load_case(
@@ -240,6 +252,17 @@ async def load_cases(
         .order_by(FollowUpEvent.occurred_at, FollowUpEvent.id)
     ):
         events[event.patient_id].append(event)
+    complications: dict[uuid.UUID, list[tuple[Complication, datetime]]] = defaultdict(list)
+    complication_query = (
+        select(Complication, Procedure.patient_id, Procedure.performed_at)
+        .join(Procedure, Procedure.id == Complication.procedure_id)
+        .where(Procedure.patient_id.in_(ids))
+        .order_by(Procedure.performed_at, Complication.id)
+    )
+    if since is not None:
+        complication_query = complication_query.where(Complication.updated_at >= since)
+    for complication, patient_id, performed_at in await session.execute(complication_query):
+        complications[patient_id].append((complication, performed_at))
     observed = {
         pid: [
             e
@@ -265,6 +288,12 @@ async def load_cases(
             procedures.get(pid, []),
             observed.get(pid, []),
             kept,
+            [
+                e
+                for e in events.get(pid, [])
+                if e.kind == "medication" and (since is None or e.updated_at >= since)
+            ],
+            complications.get(pid, []),
         )
         for pid in ids
         if pid in patients
@@ -273,14 +302,22 @@ async def load_cases(
 
 def case_resources(case: Case, part_of: dict[uuid.UUID, dict[str, Any]]) -> list[dict[str, Any]]:
     """The case as resources that refer to each other by id (Patient/<id>, Procedure/<id>),
-    for `$everything` (a searchset): the patient, its procedures, its scores (`part_of`:
-    app.ingestion.fhir.links)."""
+    for `$everything` (a searchset) and `$export`: the patient, its procedures, its scores
+    (`part_of`: app.ingestion.fhir.links), its diagnosis, medications and complications
+    (app.ingestion.fhir.clinical)."""
     subject = {"reference": f"Patient/{case.patient.id}"}
     resources = [render_patient(case.patient, case.died)]
     resources += [render_procedure(p, subject, case.kept.get(p.id, [])) for p in case.procedures]
     for event in case.observed:
         kept = case.kept.get(event.id, [])
         resources.append(render_observation(event, subject, part_of.get(event.id), kept))
+    if (condition := clinical.render_condition(case.patient, subject)) is not None:
+        resources.append(condition)
+    resources += [clinical.render_medication_statement(m, subject) for m in case.medications]
+    resources += [
+        clinical.render_adverse_event(c, subject, performed_at)
+        for c, performed_at in case.complications
+    ]
     return resources
 
 

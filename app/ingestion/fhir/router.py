@@ -272,7 +272,7 @@ async def metadata(request: Request) -> JSONResponse:
 
 @read.get(
     "/Patient/{patient_id}/$everything",
-    summary="R4 Patient-everything: the patient, its procedures and scores, as a searchset",
+    summary="R4 Patient-everything: the patient and its case, as a searchset",
     description="`_since` (an instant: what changed since), `_type` (comma-separated types), "
     "`_count` (page size) and `next` links. To move a case to another registry use `$transfer`.",
     response_class=JSONResponse,

@@ -56,7 +56,7 @@ SEARCH_PARAMETERS: dict[str, tuple[tuple[str, str, str], ...]] = {
 }
 INCLUDES = {"Observation": ("Observation:part-of",)}
 EVERYTHING_PARAMETERS = ("_since", "_type")
-RESOURCE_TYPES = ("Patient", "Procedure", "Observation")
+RESOURCE_TYPES = outbound.CASE_TYPES
 
 Keep = Callable[[dict[str, Any]], bool]
 
@@ -283,7 +283,7 @@ def _types(query: Query) -> set[str]:
 async def everything(
     session: AsyncSession, base: str, patient_id: uuid.UUID, query: Query
 ) -> dict[str, Any]:
-    """R4 Patient/$everything: the patient and its procedures and scores, as a searchset paged
+    """R4 Patient/$everything: the patient and its case (outbound.CASE_TYPES), as a searchset paged
     by `_count` (the case is assembled whole, then sliced: a case is small)."""
     since, types = _since(query), _types(query)
     case = await outbound.load_case(session, patient_id, since)
@@ -292,7 +292,11 @@ async def everything(
         r
         for r in outbound.case_resources(case, part_of)
         if r["resourceType"] in types
-        and (r["resourceType"] != "Patient" or since is None or case.patient.updated_at >= since)
+        and (
+            r["resourceType"] not in outbound.FROM_PATIENT_ROW
+            or since is None
+            or case.patient.updated_at >= since
+        )
     ]
     start = decode_offset(query.cursor)
     page = resources[start : start + query.count]
