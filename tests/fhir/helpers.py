@@ -35,6 +35,31 @@ async def seed_case(client: AsyncClient, mrn: str = "MRN-1", birth: str = "2005-
     return patient_id
 
 
+async def seed_clinical_case(client: AsyncClient, mrn: str = "MRN-C1") -> str:
+    """A relapsed alveolar rhabdomyosarcoma (ICCC-3 IX, pelvis), a T7+T12 vertebroplasty,
+    oral morphine 10 mg six times a day, and a graded cement leakage at T7; its id."""
+    diagnosis = {
+        "birth_date": "2005-03-14", "sex": "female", "histology": "alveolar rhabdomyosarcoma",
+        "histology_group": "IX", "primary_site": "pelvis", "diagnosis_date": "2017-05-01",
+        "relapsed_refractory": True,
+    }  # fmt: skip
+    morphine = {"drug": "morphine", "dose": 10, "dose_unit": "mg", "route": "oral",
+                "doses_per_day": 6}  # fmt: skip
+    leak = {"procedure_ref": f"{mrn}-OR-7", "level": "T7", "kind": "cement_leakage",
+            "symptomatic": False, "sir_classic": "A", "sir_2017": "mild",
+            "cirse_grade": 1, "cirse_version": "2017"}  # fmt: skip
+    events = [
+        event("patient.registered", f"{mrn}-r1", diagnosis, mrn=mrn),
+        procedure(f"{mrn}-p1", f"{mrn}-OR-7", ["T7", "T12"], mrn=mrn),
+        event("medication.recorded", f"{mrn}-m1", morphine, at="2019-02-05T10:00:00Z", mrn=mrn),
+        event("complication.reported", f"{mrn}-c1", leak, at="2019-02-12T10:00:00Z", mrn=mrn),
+    ]
+    body = (await post(client, {"events": events})).json()
+    assert body["created"] == len(events), body
+    patient_id: str = body["results"][0]["ids"]["patient_id"]
+    return patient_id
+
+
 def searchset(response: Response) -> dict[str, Any]:
     """A 200 searchset Bundle, valid for fhir.resources (every entry's resource too)."""
     assert response.status_code == 200, response.text

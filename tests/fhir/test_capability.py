@@ -11,7 +11,7 @@ from httpx import AsyncClient
 
 from app.ingestion.fhir.search import SEARCH_PARAMETERS
 from app.main import create_app
-from tests.fhir.helpers import FHIR, seed_case
+from tests.fhir.helpers import FHIR, seed_case, seed_clinical_case
 
 ASYNC = {"Prefer": "respond-async"}
 
@@ -80,6 +80,7 @@ async def test_the_statement_is_the_mounted_routes(anonymous_client: AsyncClient
 
 async def test_every_declared_read_search_and_operation_answers(client: AsyncClient) -> None:
     patient_id = await seed_case(client)
+    await seed_clinical_case(client)  # a diagnosis, a medication and a complication to find
     rest = (await client.get(f"{FHIR}/metadata")).json()["rest"][0]
     for resource in rest["resource"]:
         kind = resource["type"]

@@ -8,33 +8,7 @@ from typing import Any
 from fhir.resources.R4B import get_fhir_model_class
 from httpx import AsyncClient
 
-from tests.fhir.helpers import FHIR
-from tests.ingestion.helpers import event, post, procedure
-
-MRN = "MRN-C1"
-
-
-async def _case(client: AsyncClient) -> str:
-    diagnosis = {
-        "birth_date": "2005-03-14", "sex": "female", "histology": "alveolar rhabdomyosarcoma",
-        "histology_group": "IX", "primary_site": "pelvis", "diagnosis_date": "2017-05-01",
-        "relapsed_refractory": True,
-    }  # fmt: skip
-    morphine = {"drug": "morphine", "dose": 10, "dose_unit": "mg", "route": "oral",
-                "doses_per_day": 6}  # fmt: skip
-    leak = {"procedure_ref": "OR-7", "level": "T7", "kind": "cement_leakage",
-            "symptomatic": False, "sir_classic": "A", "sir_2017": "mild",
-            "cirse_grade": 1, "cirse_version": "2017"}  # fmt: skip
-    events = [
-        event("patient.registered", "r1", diagnosis, mrn=MRN),
-        procedure("p1", "OR-7", ["T7", "T12"], mrn=MRN),
-        event("medication.recorded", "m1", morphine, at="2019-02-05T10:00:00Z", mrn=MRN),
-        event("complication.reported", "c1", leak, at="2019-02-12T10:00:00Z", mrn=MRN),
-    ]
-    body = (await post(client, {"events": events})).json()
-    assert body["created"] == len(events), body
-    patient_id: str = body["results"][0]["ids"]["patient_id"]
-    return patient_id
+from tests.fhir.helpers import FHIR, seed_clinical_case
 
 
 def _by_type(page: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -49,7 +23,7 @@ def _by_type(page: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
 async def test_everything_carries_diagnosis_medications_and_complications(
     client: AsyncClient,
 ) -> None:
-    patient = await _case(client)
+    patient = await seed_clinical_case(client)
     page = (await client.get(f"{FHIR}/Patient/{patient}/$everything?_count=100")).json()
     found = _by_type(page)
     (condition,) = found["Condition"]
@@ -79,9 +53,34 @@ async def test_everything_carries_diagnosis_medications_and_complications(
 
 
 async def test_type_and_since_select_the_new_resources_too(client: AsyncClient) -> None:
-    patient = await _case(client)
+    patient = await seed_clinical_case(client)
     url = f"{FHIR}/Patient/{patient}/$everything"
     only = (await client.get(url, params={"_type": "AdverseEvent,Condition"})).json()
     assert set(_by_type(only)) == {"AdverseEvent", "Condition"}
     later = (await client.get(url, params={"_since": "2999-01-01T00:00:00Z"})).json()
     assert later.get("entry", []) == []
+
+
+async def _found(client: AsyncClient, kind: str, **params: str) -> int:
+    answer = await client.get(f"{FHIR}/{kind}", params=params)
+    assert answer.status_code == 200, answer.text
+    return len(_by_type(answer.json()).get(kind, []))
+
+
+async def test_search_on_the_new_types_with_r4_parameter_names(client: AsyncClient) -> None:
+    patient = await seed_clinical_case(client)
+    other = await seed_clinical_case(client, "MRN-C2")
+    assert await _found(client, "Condition") == 2
+    assert await _found(client, "Condition", patient=f"Patient/{patient}") == 1
+    assert await _found(client, "Condition", **{"onset-date": "ge2017-01-01"}) == 2
+    assert await _found(client, "Condition", **{"onset-date": "lt2017-01-01"}) == 0
+    rxnorm = "http://www.nlm.nih.gov/research/umls/rxnorm"
+    assert await _found(client, "MedicationStatement", code=f"{rxnorm}|7052") == 2
+    assert await _found(client, "MedicationStatement", code="7804") == 0  # oxycodone
+    assert await _found(client, "MedicationStatement", patient=other, effective="2019-02-05") == 1
+    assert await _found(client, "AdverseEvent", subject=f"Patient/{patient}") == 1
+    assert await _found(client, "AdverseEvent", severity="mild") == 2
+    assert await _found(client, "AdverseEvent", severity="severe") == 0
+    assert await _found(client, "AdverseEvent", date="2019-02-12") == 2
+    refused = await client.get(f"{FHIR}/AdverseEvent", params={"patient": patient})
+    assert refused.status_code == 400  # R4 names it `subject` for an AdverseEvent

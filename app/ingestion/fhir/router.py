@@ -15,7 +15,7 @@ from app.config import get_settings
 from app.db import SessionDep
 from app.errors import register_error_renderer
 from app.http.guards import CasesRead, EventsWrite
-from app.ingestion.fhir import outbound, search, service
+from app.ingestion.fhir import outbound, search, search_clinical, service
 from app.ingestion.fhir.capability import capability_statement
 from app.ingestion.fhir.outcome import FHIR_JSON, render_error
 from app.ingestion.fhir.searchset import DEFAULT_COUNT, MAX_COUNT, Query, read_query
@@ -313,6 +313,7 @@ def _search_route(resource_type: str) -> None:
         "Patient": search.patients,
         "Procedure": search.procedures,
         "Observation": search.observations,
+        **search_clinical.SEARCHES,
     }[resource_type]
     known = search.known(resource_type)
 
@@ -336,7 +337,7 @@ def _search_route(resource_type: str) -> None:
     )
 
 
-for _type in ("Patient", "Procedure", "Observation"):
+for _type in search.SEARCH_PARAMETERS:
     _search_route(_type)
 
 

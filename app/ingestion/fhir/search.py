@@ -10,24 +10,29 @@ the same, read from here.
 """
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, exists, false, func, select
+from sqlalchemy import exists, false, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from app.auth.visibility import identifiers_visible
-from app.common.pagination import decode_cursor, fetch_page
-from app.errors import RuleViolation
 from app.ingestion import identifiers
-from app.ingestion.fhir import outbound
+from app.ingestion.fhir import outbound, search_clinical
 from app.ingestion.fhir.codes import CPT, OBSERVATION_CATEGORY, PROCEDURE_CPT, SCALE_CODE
 from app.ingestion.fhir.links import episode_part_of
 from app.ingestion.fhir.params import date_clause, period, reference_id, token
 from app.ingestion.fhir.reading import FhirError
-from app.ingestion.fhir.searchset import Query, bundle, decode_offset, encode_offset
+from app.ingestion.fhir.searchset import (
+    Query,
+    bundle,
+    collect,
+    decode_offset,
+    encode_offset,
+    total_of,
+)
 from app.ingestion.mappers import PATIENT_SYSTEM
 from app.models import FollowUpEvent, Patient, PatientIdentifier, Procedure
 
@@ -53,12 +58,11 @@ SEARCH_PARAMETERS: dict[str, tuple[tuple[str, str, str], ...]] = {
         ("date", "date", "effective date(time), with the prefixes eq, gt, lt, ge, le"),
         ("category", "token", "observation-category code (every score here is survey)"),
     ),
+    **search_clinical.SEARCH_PARAMETERS,
 }
 INCLUDES = {"Observation": ("Observation:part-of",)}
 EVERYTHING_PARAMETERS = ("_since", "_type")
 RESOURCE_TYPES = outbound.CASE_TYPES
-
-Keep = Callable[[dict[str, Any]], bool]
 
 
 def known(resource_type: str) -> list[str]:
@@ -71,42 +75,6 @@ def _matches(resource: dict[str, Any], system: str | None, code: str | None) -> 
         (system is None or c.get("system", "") == system) and (code is None or c["code"] == code)
         for c in resource.get("code", {}).get("coding", [])
     )
-
-
-async def _collect(
-    session: AsyncSession,
-    stmt: Select[Any],
-    key: Any,
-    query: Query,
-    render: Callable[[Sequence[Any]], Any],
-    keep: Keep | None,
-) -> tuple[list[dict[str, Any]], str | None]:
-    """A page of rendered matches; with `keep` (a filter SQL cannot say) as many keyset pages
-    as it takes to fill it."""
-    wanted, cursor = query.count, query.cursor
-    if cursor is not None:
-        try:
-            decode_cursor(cursor)
-        except RuleViolation:
-            raise FhirError(
-                400, "invalid", "This _cursor was not issued by this server.", "_cursor"
-            ) from None
-    found: list[dict[str, Any]] = []
-    while True:
-        rows, cursor = await fetch_page(session, stmt, key, cursor, wanted - len(found))
-        found += [r for r in await render(rows) if keep is None or keep(r)]
-        if cursor is None or len(found) >= wanted:
-            return found, cursor
-
-
-async def _total(
-    session: AsyncSession, stmt: Select[Any], query: Query, page: int, more: bool, keep: bool
-) -> int | None:
-    if not query.cursor and not more:
-        return page  # the first page holds every match
-    if not query.accurate_total or keep:
-        return None
-    return int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
 
 
 # --- Patient -----------------------------------------------------------------------------------
@@ -150,8 +118,8 @@ async def patients(session: AsyncSession, base: str, query: Query) -> dict[str, 
     async def render(rows: Sequence[Patient]) -> list[dict[str, Any]]:
         return await _render_patients(session, rows)
 
-    found, cursor = await _collect(session, stmt, Patient.id, query, render, None)
-    total = await _total(session, stmt, query, len(found), cursor is not None, False)
+    found, cursor = await collect(session, stmt, Patient.id, query, render, None)
+    total = await total_of(session, stmt, query, len(found), cursor is not None, False)
     return bundle(base, "Patient", query, [(r, "match") for r in found], cursor, total)
 
 
@@ -183,10 +151,10 @@ async def procedures(session: AsyncSession, base: str, query: Query) -> dict[str
     async def render(rows: Sequence[Procedure]) -> list[dict[str, Any]]:
         return await _render_procedures(session, rows)
 
-    found, cursor = await _collect(
+    found, cursor = await collect(
         session, stmt, Procedure.id, query, render, keep if codes else None
     )
-    total = await _total(session, stmt, query, len(found), cursor is not None, bool(codes))
+    total = await total_of(session, stmt, query, len(found), cursor is not None, bool(codes))
     if total is None and codes and query.accurate_total:
         total = len([r for r in await render((await session.scalars(stmt)).all()) if keep(r)])
     return bundle(base, "Procedure", query, [(r, "match") for r in found], cursor, total)
@@ -248,8 +216,8 @@ async def observations(session: AsyncSession, base: str, query: Query) -> dict[s
     async def render(rows: Sequence[FollowUpEvent]) -> list[dict[str, Any]]:
         return await _render_observations(session, rows)
 
-    found, cursor = await _collect(session, stmt, FollowUpEvent.id, query, render, None)
-    total = await _total(session, stmt, query, len(found), cursor is not None, False)
+    found, cursor = await collect(session, stmt, FollowUpEvent.id, query, render, None)
+    total = await total_of(session, stmt, query, len(found), cursor is not None, False)
     entries = [(r, "match") for r in found]
     if includes:
         wanted = {p for p in map(_part_of, found) if p is not None}

@@ -9,11 +9,16 @@ the self link says what was actually used).
 
 import base64
 import binascii
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.common.pagination import decode_cursor, fetch_page
+from app.errors import RuleViolation
 from app.ingestion.fhir.reading import FhirError
 
 DEFAULT_COUNT = 50
@@ -130,3 +135,42 @@ def bundle(
         for resource, mode in resources
     ]
     return result
+
+
+Keep = Callable[[dict[str, Any]], bool]
+
+
+async def collect(
+    session: AsyncSession,
+    stmt: Select[Any],
+    key: Any,
+    query: Query,
+    render: Callable[[Sequence[Any]], Any],
+    keep: Keep | None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of rendered matches; with `keep` (a filter SQL cannot say) as many keyset pages
+    as it takes to fill it."""
+    wanted, cursor = query.count, query.cursor
+    if cursor is not None:
+        try:
+            decode_cursor(cursor)
+        except RuleViolation:
+            raise FhirError(
+                400, "invalid", "This _cursor was not issued by this server.", "_cursor"
+            ) from None
+    found: list[dict[str, Any]] = []
+    while True:
+        rows, cursor = await fetch_page(session, stmt, key, cursor, wanted - len(found))
+        found += [r for r in await render(rows) if keep is None or keep(r)]
+        if cursor is None or len(found) >= wanted:
+            return found, cursor
+
+
+async def total_of(
+    session: AsyncSession, stmt: Select[Any], query: Query, page: int, more: bool, keep: bool
+) -> int | None:
+    if not query.cursor and not more:
+        return page  # the first page holds every match
+    if not query.accurate_total or keep:
+        return None
+    return int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
