@@ -207,19 +207,23 @@ async def apply_plans(
     have opened one first: ON CONFLICT DO NOTHING, and a superseded trigger's row version is
     checked)."""
     wanted: list[tuple[uuid.UUID, rules.Fired, int]] = []
+    raced: list[uuid.UUID] = []
     for plan in plans:
         for check, decision in plan.revised:
             check.outcome = decision.outcome
             check.baseline = decision.baseline.score if decision.baseline else None
             check.baseline_event_id = decision.baseline.id if decision.baseline else None
             check.checked_at = now
-        if plan.decided:
-            await _decide(session, plan.patient_id, plan.decided, now)
+        if plan.decided and not await _decide(session, plan.patient_id, plan.decided, now):
+            raced.append(plan.patient_id)
+            continue
         for trigger, reason in plan.superseded:
             await supersede(session, trigger, reason, now)
         wanted.extend((plan.patient_id, fired, generation) for fired, generation in plan.opened)
     opened = await _open(session, wanted, now) if wanted else []
     await session.flush()
+    if raced:  # a sweep decided first: plan again from what it stored (its check, its trigger)
+        opened += await evaluate_patients(session, raced, now)
     return opened
 
 
@@ -239,9 +243,11 @@ _checks = cast(Table, Day14Check.__table__)
 
 async def _decide(
     session: AsyncSession, patient_id: uuid.UUID, decisions: Sequence[rules.Day14], now: datetime
-) -> None:
-    """Store day-14 decisions taken at a write; a sweep that took one first keeps its own
-    (ON CONFLICT DO NOTHING on the episode and t0), as a trigger both open is opened once."""
+) -> bool:
+    """Store day-14 decisions taken at a write; False when a sweep stored one of them first
+    (ON CONFLICT DO NOTHING on the episode and t0, which on PostgreSQL waits for the sweep's
+    transaction): the caller then plans again from the sweep's decision, revising it, rather
+    than open its own trigger beside the sweep's."""
     insert = pg_insert if dialect_of(session).postgres else sqlite_insert
     rows = [
         {
@@ -257,7 +263,9 @@ async def _decide(
         }
         for d in decisions
     ]
-    await session.execute(insert(_checks).on_conflict_do_nothing(), rows)
+    stmt = insert(_checks).on_conflict_do_nothing().returning(_checks.c.episode_key)
+    inserted = (await session.execute(stmt, rows)).scalars().all()
+    return len(inserted) == len(rows)
 
 
 def _why_superseded(trigger: ImagingTrigger, current: set[tuple[uuid.UUID, uuid.UUID]]) -> str:

@@ -302,7 +302,9 @@ async def _ordinary_work(client: httpx.AsyncClient, receiver: Receiver) -> None:
     again = await client.post("/api/v1/patients", json={"sex": "male"}, headers=once)
     assert first.status_code == again.status_code == 201 and again.json() == first.json()
     await receiver.wait_for(1)  # the sweep fired a trigger, the worker delivered it
-    (trigger,) = (await client.get("/api/v1/imaging-triggers")).json()["items"]
+    items = (await client.get("/api/v1/imaging-triggers")).json()["items"]
+    assert len(items) == 1, [(t["rule"], t["status"], t.get("history")) for t in items]
+    (trigger,) = items
     moved = await client.post(
         f"/api/v1/imaging-triggers/{trigger['id']}/transitions",
         json={"to": "acknowledged"},

@@ -100,3 +100,23 @@ async def test_a_sweep_racing_the_write_opens_the_trigger_once(client: AsyncClie
         opened = (await session.scalars(select(ImagingTrigger))).all()
     assert [t.rule for t in opened] == ["no_improvement"]
     assert await _outcomes() == ["no_improvement"]
+
+
+async def test_racing_writes_and_sweeps_open_the_trigger_once(client: AsyncClient) -> None:
+    patient = await _patient(client)
+    await add_pain(client, patient, iso(day(-3)), 8)
+    await make_procedure(client, patient, performed_at=iso(T0))  # due long ago, no score yet
+    await asyncio.gather(
+        add_pain(client, patient, iso(day(10)), 8),
+        add_pain(client, patient, iso(day(12)), 9),
+        sweep(),
+        sweep(),
+    )
+    await sweep()
+    async with get_sessionmaker()() as session:
+        opened = (await session.scalars(select(ImagingTrigger))).all()
+    # a sweep that ran before the scores may have decided follow_up_overdue, since revised
+    assert [t.rule for t in opened if t.status == "open"] == ["no_improvement"]
+    assert [t.rule for t in opened].count("no_improvement") == 1
+    assert {t.status for t in opened if t.rule != "no_improvement"} <= {"superseded"}
+    assert await _outcomes() == ["no_improvement"]
