@@ -58,9 +58,14 @@ async def test_opioid_without_computable_ome_warns(client: AsyncClient) -> None:
 
 
 async def test_non_opioid_is_known(client: AsyncClient) -> None:
-    response = await post(client, medication("m1", "gabapentin"))
-    assert response.status_code == 201, response.text
-    assert response.json()["warnings"] == []
+    """Known as non-opioids through the event door: is_opioid false and OME 0, never null."""
+    for event_id, drug in (("m1", "gabapentin"), ("m2", "Paracetamol")):
+        response = await post(client, medication(event_id, drug))
+        assert response.status_code == 201, response.text
+        assert response.json()["warnings"] == []
+    items = (await client.get("/api/v1/follow-ups", params={"kind": "medication"})).json()
+    recorded = {i["drug"]: (i["is_opioid"], i["ome_mg_day"]) for i in items["items"]}
+    assert recorded == {"gabapentin": (False, 0.0), "paracetamol": (False, 0.0)}
 
 
 async def test_pain_site_other_warns_leg_does_not(client: AsyncClient) -> None:
