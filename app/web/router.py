@@ -13,10 +13,12 @@ from app.audit.dependencies import AuditDep
 from app.auth.scopes import CASES_READ, CASES_WRITE, STATS_READ, STATS_RESEARCH, TRIGGERS_MANAGE
 from app.auth.service import authenticate_key
 from app.cases.service import get_case
+from app.clinical.definitions import current
 from app.clinical.enums import ProcedureKind, Sex
 from app.common.schemas import UtcDatetime
 from app.db import SessionDep
 from app.errors import PreconditionFailed, RuleViolation, Unauthorized, register_error_renderer
+from app.http.csv import csv_response, figures_csv
 from app.outcomes.cohort import DEFAULT_KINDS, AgeBand, Cohort
 from app.outcomes.query_space import period_dates
 from app.outcomes.service import outcome_stats, pain_trajectory
@@ -34,7 +36,9 @@ from app.web.sessions import (
     open_session,
     same,
 )
+from app.worklist.columns import COLUMNS as WORKLIST_COLUMNS
 from app.worklist.schemas import WorklistKind, WorklistQuery
+from app.worklist.service import worklist
 
 T = TypeVar("T")
 router = APIRouter(prefix="/app", include_in_schema=False)
@@ -109,6 +113,20 @@ async def worklistpage(
     return await render_worklist(
         request, visitor, session, query, done=done, stale=stale, refused=refused
     )
+
+
+@router.get("/worklist.csv")
+async def worklist_csv(
+    visitor: Viewer,
+    session: SessionDep,
+    as_of: UtcDatetime | None = None,
+    kind: WorklistKind | None = None,
+) -> Response:
+    """The API's worklist CSV (same service, columns and scope) for a signed-in browser."""
+    if visitor is None:
+        return go(SIGN_IN)
+    listing = await worklist(session, WorklistQuery(limit=200, as_of=as_of, kind=kind), current())
+    return csv_response(WORKLIST_COLUMNS, listing.items, "worklist.csv")
 
 
 @router.post("/worklist/triggers/{trigger_id}")
@@ -190,6 +208,43 @@ def _parsed(name: str, value: str, parse: Callable[[str], T]) -> T | None:
         raise RuleViolation(name, f"{value!r} is not a valid {name}.", "invalid-filter") from None
 
 
+def _cohort(
+    kind: ProcedureKind | None, sex: Sex | None, age_band: AgeBand | None, period: str | None
+) -> Cohort:
+    # dates by year or quarter, as stats:read may ask them (app.outcomes.query_space)
+    first, last = period_dates(period) if period else (None, None)
+    return Cohort(
+        kinds=(kind.value,) if kind else DEFAULT_KINDS,
+        sex=(sex.value,) if sex else (),
+        age_bands=(age_band,) if age_band else (),
+        performed_from=first,
+        performed_to=last,
+        period=period,
+    )
+
+
+@router.get("/dashboard/outcomes.csv")
+async def outcomes_csv(
+    visitor: Statistician,
+    session: SessionDep,
+    kind: Annotated[str, Query(max_length=20)] = "",
+    sex: Annotated[str, Query(max_length=20)] = "",
+    age_band: Annotated[str, Query(max_length=20)] = "",
+    period: Annotated[str, Query(max_length=7)] = "",
+) -> Response:
+    """The API's /stats/outcomes CSV (same service and scope) for the dashboard's cohort."""
+    if visitor is None:
+        return go(SIGN_IN)
+    cohort = _cohort(
+        _parsed("kind", kind, ProcedureKind),
+        _parsed("sex", sex, Sex),
+        _parsed("age_band", age_band, AgeBand),
+        period or None,
+    )
+    stats = await outcome_stats(session, cohort, exact=visitor.principal.has(STATS_RESEARCH))
+    return figures_csv(stats, "outcomes.csv")
+
+
 async def _dashboard(
     request: Request,
     visitor: Visitor,
@@ -199,16 +254,7 @@ async def _dashboard(
     age_band: AgeBand | None,
     period: str | None,
 ) -> Response:
-    # dates by year or quarter, as stats:read may ask them (app.outcomes.query_space)
-    first, last = period_dates(period) if period else (None, None)
-    cohort = Cohort(
-        kinds=(kind.value,) if kind else DEFAULT_KINDS,
-        sex=(sex.value,) if sex else (),
-        age_bands=(age_band,) if age_band else (),
-        performed_from=first,
-        performed_to=last,
-        period=period,
-    )
+    cohort = _cohort(kind, sex, age_band, period)
     exact = visitor.principal.has(STATS_RESEARCH)
     stats = await outcome_stats(session, cohort, exact=exact)
     trajectory = await pain_trajectory(session, cohort, exact=exact, unit="week", max_day=365)
