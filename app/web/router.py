@@ -3,9 +3,10 @@
 import secrets
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, FastAPI, Form, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -175,28 +176,59 @@ async def casepage(
     )
 
 
-@router.get("/dashboard")
-async def dashboardpage(
-    request: Request,
-    visitor: Statistician,
-    session: SessionDep,
+@dataclass(frozen=True)
+class DashboardFilters:
+    kind: ProcedureKind | None
+    sex: Sex | None
+    age_band: AgeBand | None
+    period: str | None
+
+    def cohort(self) -> Cohort:
+        # dates by year or quarter, as stats:read may ask them (app.outcomes.query_space)
+        first, last = period_dates(self.period) if self.period else (None, None)
+        return Cohort(
+            kinds=(self.kind.value,) if self.kind else DEFAULT_KINDS,
+            sex=(self.sex.value,) if self.sex else (),
+            age_bands=(self.age_band,) if self.age_band else (),
+            performed_from=first,
+            performed_to=last,
+            period=self.period,
+        )
+
+    def form(self) -> dict[str, str]:
+        return {
+            "kind": self.kind.value if self.kind else "",
+            "sex": self.sex.value if self.sex else "",
+            "age_band": self.age_band.value if self.age_band else "",
+            "period": self.period or "",
+        }
+
+
+def dashboard_filters(
     kind: Annotated[str, Query(max_length=20)] = "",
     sex: Annotated[str, Query(max_length=20)] = "",
     age_band: Annotated[str, Query(max_length=20)] = "",
     period: Annotated[str, Query(max_length=7)] = "",
-) -> Response:
+) -> DashboardFilters:
     """The cohort form sends every field, empty for "any" (a 422 names a bad one)."""
+    return DashboardFilters(
+        _parsed("kind", kind, ProcedureKind),
+        _parsed("sex", sex, Sex),
+        _parsed("age_band", age_band, AgeBand),
+        period or None,
+    )
+
+
+Filters = Annotated[DashboardFilters, Depends(dashboard_filters)]
+
+
+@router.get("/dashboard")
+async def dashboardpage(
+    request: Request, visitor: Statistician, session: SessionDep, filters: Filters
+) -> Response:
     if visitor is None:
         return go(SIGN_IN)
-    return await _dashboard(
-        request,
-        visitor,
-        session,
-        kind=_parsed("kind", kind, ProcedureKind),
-        sex=_parsed("sex", sex, Sex),
-        age_band=_parsed("age_band", age_band, AgeBand),
-        period=period or None,
-    )
+    return await _dashboard(request, visitor, session, filters)
 
 
 def _parsed(name: str, value: str, parse: Callable[[str], T]) -> T | None:
@@ -208,62 +240,22 @@ def _parsed(name: str, value: str, parse: Callable[[str], T]) -> T | None:
         raise RuleViolation(name, f"{value!r} is not a valid {name}.", "invalid-filter") from None
 
 
-def _cohort(
-    kind: ProcedureKind | None, sex: Sex | None, age_band: AgeBand | None, period: str | None
-) -> Cohort:
-    # dates by year or quarter, as stats:read may ask them (app.outcomes.query_space)
-    first, last = period_dates(period) if period else (None, None)
-    return Cohort(
-        kinds=(kind.value,) if kind else DEFAULT_KINDS,
-        sex=(sex.value,) if sex else (),
-        age_bands=(age_band,) if age_band else (),
-        performed_from=first,
-        performed_to=last,
-        period=period,
-    )
-
-
 @router.get("/dashboard/outcomes.csv")
-async def outcomes_csv(
-    visitor: Statistician,
-    session: SessionDep,
-    kind: Annotated[str, Query(max_length=20)] = "",
-    sex: Annotated[str, Query(max_length=20)] = "",
-    age_band: Annotated[str, Query(max_length=20)] = "",
-    period: Annotated[str, Query(max_length=7)] = "",
-) -> Response:
+async def outcomes_csv(visitor: Statistician, session: SessionDep, filters: Filters) -> Response:
     """The API's /stats/outcomes CSV (same service and scope) for the dashboard's cohort."""
     if visitor is None:
         return go(SIGN_IN)
-    cohort = _cohort(
-        _parsed("kind", kind, ProcedureKind),
-        _parsed("sex", sex, Sex),
-        _parsed("age_band", age_band, AgeBand),
-        period or None,
-    )
-    stats = await outcome_stats(session, cohort, exact=visitor.principal.has(STATS_RESEARCH))
-    return figures_csv(stats, "outcomes.csv")
+    exact = visitor.principal.has(STATS_RESEARCH)
+    return figures_csv(await outcome_stats(session, filters.cohort(), exact=exact), "outcomes.csv")
 
 
 async def _dashboard(
-    request: Request,
-    visitor: Visitor,
-    session: AsyncSession,
-    kind: ProcedureKind | None,
-    sex: Sex | None,
-    age_band: AgeBand | None,
-    period: str | None,
+    request: Request, visitor: Visitor, session: AsyncSession, filters: DashboardFilters
 ) -> Response:
-    cohort = _cohort(kind, sex, age_band, period)
+    cohort = filters.cohort()
     exact = visitor.principal.has(STATS_RESEARCH)
     stats = await outcome_stats(session, cohort, exact=exact)
     trajectory = await pain_trajectory(session, cohort, exact=exact, unit="week", max_day=365)
-    filters = {
-        "kind": kind.value if kind else "",
-        "sex": sex.value if sex else "",
-        "age_band": age_band.value if age_band else "",
-        "period": period or "",
-    }
     choices = {
         "kind": [k.value for k in ProcedureKind],
         "sex": [s.value for s in Sex],
@@ -273,7 +265,7 @@ async def _dashboard(
         request,
         "dashboard.html",
         view=dashboard_view.view(stats, trajectory),
-        filters=filters,
+        filters=filters.form(),
         choices=choices,
         **nav(visitor),
     )
