@@ -85,7 +85,12 @@ async def _kick_off(
         _since(since),
     )
     status_url = f"{_base(request)}/$export-status/{job.id}"
-    return Response(status_code=202, headers={"Content-Location": status_url})
+    accepted = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "information", "code": "informational",
+                   "diagnostics": f"Export accepted; poll {status_url}"}],
+    }  # fmt: skip
+    return JSONResponse(accepted, status_code=202, headers={"Content-Location": status_url})
 
 
 _KICK_OFF_DOC = (
